@@ -1,0 +1,27 @@
+// Lint rules: typescript-eslint's recommended set, plus the one rule that keeps device code
+// portable: nothing under modules/ may import a Node built-in (it must run unchanged on XS).
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+	{ ignores: ["build/**", "node_modules/**"] },
+	js.configs.recommended,
+	...tseslint.configs.recommended,
+	{
+		rules: {
+			"@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+			"no-constant-condition": ["error", { checkLoops: false }],
+		},
+	},
+	{
+		files: ["modules/**/*.ts"],
+		rules: {
+			"no-restricted-imports": ["error", { patterns: [{ group: ["node:*", "fs", "crypto", "path", "os", "buffer", "util", "stream"], message: "device code runs on XS: no Node built-ins" }] }],
+			"no-restricted-globals": ["error", "Buffer", "process", "require"],
+		},
+	},
+	{
+		files: ["scripts/**/*.mjs", "bin/**/*.js", "eslint.config.js"],
+		languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
+	},
+);

@@ -1,0 +1,68 @@
+/** Small byte helpers shared by the image code. Little-endian, as the MCUboot format is. */
+
+export function u16(bytes: Uint8Array, offset: number): number {
+	return bytes[offset] | (bytes[offset + 1] << 8);
+}
+
+export function u32(bytes: Uint8Array, offset: number): number {
+	return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0;
+}
+
+export function putU16(bytes: Uint8Array, offset: number, value: number): void {
+	bytes[offset] = value & 0xff;
+	bytes[offset + 1] = (value >>> 8) & 0xff;
+}
+
+export function putU32(bytes: Uint8Array, offset: number, value: number): void {
+	bytes[offset] = value & 0xff;
+	bytes[offset + 1] = (value >>> 8) & 0xff;
+	bytes[offset + 2] = (value >>> 16) & 0xff;
+	bytes[offset + 3] = (value >>> 24) & 0xff;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+	let length = 0;
+	for (const part of parts) length += part.length;
+	const out = new Uint8Array(length);
+	let offset = 0;
+	for (const part of parts) {
+		out.set(part, offset);
+		offset += part.length;
+	}
+	return out;
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
+
+/** Comparison whose time does not depend on where the inputs differ (for MAC tags). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+	if (a.length !== b.length) return false;
+	let diff = 0;
+	for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+	return diff === 0;
+}
+
+export function toHex(bytes: Uint8Array): string {
+	let s = "";
+	for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+	return s;
+}
+
+export function fromHex(hex: string): Uint8Array {
+	if (hex.length % 2 || /[^0-9a-fA-F]/.test(hex)) throw new RangeError("not a hex string");
+	const out = new Uint8Array(hex.length / 2);
+	for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+	return out;
+}
+
+export function alignUp(value: number, align: number): number {
+	return Math.ceil(value / align) * align;
+}
+
+export function alignDown(value: number, align: number): number {
+	return Math.floor(value / align) * align;
+}

@@ -1,0 +1,40 @@
+/**
+ * Every failure Sealdrop reports carries a stable code (for machines, tests and docs) and a
+ * one-line message (for people). Codes never change meaning once published; see README.md.
+ */
+export type ErrorCode =
+	| "E_TRUNCATED"     // input ends inside a region (header, body, TLV area)
+	| "E_BAD_MAGIC"     // not an MCUboot image (header or TLV info magic)
+	| "E_HEADER_SIZE"   // ih_hdr_size below 32
+	| "E_PROT_SIZE"     // protected TLV area size disagrees with ih_protect_tlv_size
+	| "E_TLV_OVERRUN"   // a TLV runs past the end of its area
+	| "E_TLV_VALUE"     // a TLV of a known type has the wrong length or content
+	| "E_FLAGS"         // a header flag combination that no bootloader accepts
+	| "E_VERSION"       // a version string or field out of range
+	| "E_TOO_LARGE"     // the image (plus trailer) does not fit the slot
+	| "E_NO_HASH"       // no image hash TLV
+	| "E_HASH"          // the image hash does not match
+	| "E_NO_SIGNATURE"  // a key was given but the image carries no signature for it
+	| "E_SIGNATURE"     // the signature does not verify
+	| "E_WRONG_SIGNER"  // the image was signed, but not by the given key
+	| "E_ENC_TLV"       // the encryption-key TLV is missing or malformed
+	| "E_DEVICE_KEY"    // the ENC TLV does not open with this device key (wrong key or tampered tag)
+	| "E_NOT_SEALABLE"  // a release cannot be sealed (not flagged for encryption, body not plaintext)
+	| "E_KEY_READ"      // a key file cannot be read
+	| "E_KEY_FORMAT"    // a key file is not a key Sealdrop understands
+	| "E_KEY_TYPE"      // a key of the wrong type for this use
+	| "E_USAGE"         // bad command-line usage
+	| "E_IO";           // reading or writing a file failed
+
+export class SealdropError extends Error {
+	readonly code: ErrorCode;
+	constructor(code: ErrorCode, message: string) {
+		super(message);
+		this.name = "SealdropError";
+		this.code = code;
+	}
+}
+
+export function fail(code: ErrorCode, message: string): never {
+	throw new SealdropError(code, message);
+}
