@@ -1,0 +1,156 @@
+/**
+ * Key files as imgtool reads and writes them (reference §E.1-E.2): PKCS#8 PEM private keys, SPKI
+ * PEM public keys, and the public-key bytes MCUboot embeds (SPKI DER, except PKCS#1 DER for RSA).
+ * Device public keys are also accepted in every getpub encoding (pem, raw, lang-c, lang-rust).
+ */
+import crypto, { type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import { fail, SealdropError } from "sealdrop/image";
+
+export const KEY_KINDS = ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048", "rsa-3072", "x25519"] as const;
+export type KeyKind = (typeof KEY_KINDS)[number];
+
+export interface Key {
+	kind: KeyKind;
+	publicKey: KeyObject;
+	privateKey?: KeyObject;
+	/** Where it came from, for messages. */
+	source: string;
+}
+
+function kindOf(key: KeyObject, source: string): KeyKind {
+	const details = key.asymmetricKeyDetails ?? {};
+	switch (key.asymmetricKeyType) {
+		case "ec":
+			if (details.namedCurve === "prime256v1") return "ecdsa-p256";
+			if (details.namedCurve === "secp384r1") return "ecdsa-p384";
+			break;
+		case "rsa":
+			if (details.modulusLength === 2048) return "rsa-2048";
+			if (details.modulusLength === 3072) return "rsa-3072";
+			break;
+		case "ed25519":
+		case "x25519":
+			return key.asymmetricKeyType;
+	}
+	const what = [key.asymmetricKeyType, details.namedCurve, details.modulusLength].filter(Boolean).join(" ");
+	fail("E_KEY_TYPE", `${source}: unsupported key type (${what}); Sealdrop uses ${KEY_KINDS.join(", ")}`);
+}
+
+function fromPrivate(privateKey: KeyObject, source: string): Key {
+	return { kind: kindOf(privateKey, source), privateKey, publicKey: crypto.createPublicKey(privateKey), source };
+}
+
+function fromPublic(publicKey: KeyObject, source: string): Key {
+	return { kind: kindOf(publicKey, source), publicKey, source };
+}
+
+/** C or Rust array text as getpub writes it: its 0x.. byte literals, in order. */
+function arrayTextBytes(text: string): Buffer | undefined {
+	const bytes = text.replace(/\/\*[\s\S]*?\*\//g, "").match(/\b0x[0-9a-fA-F]{1,2}\b/g);
+	return bytes ? Buffer.from(bytes.map((b) => parseInt(b, 16))) : undefined;
+}
+
+/** Parses key bytes in any supported form; `source` names them in errors. */
+export function parseKey(data: Buffer, source: string): Key {
+	const text = data.toString("latin1");
+	const attempts: (() => Key)[] = [];
+	if (text.includes("-----BEGIN")) {
+		if (/PRIVATE KEY-----/.test(text)) {
+			if (/ENCRYPTED PRIVATE KEY/.test(text)) fail("E_KEY_FORMAT", `${source}: the key is password-protected; Sealdrop needs an unencrypted key file`);
+			attempts.push(() => fromPrivate(crypto.createPrivateKey({ key: text, format: "pem" }), source));
+		} else attempts.push(() => fromPublic(crypto.createPublicKey({ key: text, format: "pem" }), source));
+	} else {
+		const der = /0x[0-9a-fA-F]/.test(text) ? arrayTextBytes(text) : data;
+		if (der) {
+			attempts.push(
+				() => fromPrivate(crypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" }), source),
+				() => fromPublic(crypto.createPublicKey({ key: der, format: "der", type: "spki" }), source),
+				() => fromPublic(crypto.createPublicKey({ key: der, format: "der", type: "pkcs1" }), source),
+				() => fromPrivate(crypto.createPrivateKey({ key: der, format: "der", type: "pkcs1" }), source),
+			);
+		}
+	}
+	for (const attempt of attempts) {
+		try {
+			return attempt();
+		} catch (e) {
+			if (e instanceof SealdropError) throw e;
+		}
+	}
+	fail("E_KEY_FORMAT", `${source}: not a key file (expected PEM, DER, or getpub raw/lang-c/lang-rust output)`);
+}
+
+export function readKeyFile(path: string): Key {
+	let data: Buffer;
+	try {
+		data = fs.readFileSync(path);
+	} catch (e) {
+		fail("E_KEY_READ", `${path}: cannot read key file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	return parseKey(data, path);
+}
+
+/** Loads a key and checks its role: `private` for signing and device keys, any for public use. */
+export function loadKey(path: string, need: { private?: boolean; kinds?: readonly KeyKind[]; role?: string } = {}): Key {
+	const key = readKeyFile(path);
+	const role = need.role ?? "key";
+	if (need.private && !key.privateKey) fail("E_KEY_TYPE", `${path}: the ${role} must be a private key, this is a public key`);
+	if (need.kinds && !need.kinds.includes(key.kind)) fail("E_KEY_TYPE", `${path}: a ${key.kind} key cannot be the ${role} (use ${need.kinds.join(", ")})`);
+	return key;
+}
+
+/** The public-key bytes MCUboot embeds and hashes (KEYHASH/PUBKEY TLVs, getpub raw). */
+export function publicKeyBytes(key: Key): Buffer {
+	return key.kind.startsWith("rsa")
+		? key.publicKey.export({ type: "pkcs1", format: "der" })
+		: key.publicKey.export({ type: "spki", format: "der" });
+}
+
+/** Raw public point/key as ECIES uses it: 04‖X‖Y for P-256, 32 bytes for X25519. */
+export function rawPublicKey(key: Key): Buffer {
+	const spki = key.publicKey.export({ type: "spki", format: "der" });
+	return spki.subarray(key.kind === "ecdsa-p256" ? spki.length - 65 : spki.length - 32);
+}
+
+export function generateKey(kind: KeyKind): Key {
+	const [type, param] = kind.split("-") as [string, string | undefined];
+	let pair: crypto.KeyPairKeyObjectResult;
+	if (type === "ecdsa") pair = crypto.generateKeyPairSync("ec", { namedCurve: param === "p256" ? "prime256v1" : "secp384r1" });
+	else if (type === "rsa") pair = crypto.generateKeyPairSync("rsa", { modulusLength: Number(param), publicExponent: 65537 });
+	else if (type === "ed25519") pair = crypto.generateKeyPairSync("ed25519");
+	else pair = crypto.generateKeyPairSync("x25519");
+	return { kind, privateKey: pair.privateKey, publicKey: pair.publicKey, source: "generated" };
+}
+
+export function privateKeyPem(key: Key): string {
+	return key.privateKey!.export({ type: "pkcs8", format: "pem" }) as string;
+}
+
+export const PUBLIC_ENCODINGS = ["lang-c", "lang-rust", "pem", "raw"] as const;
+export type PublicEncoding = (typeof PUBLIC_ENCODINGS)[number];
+
+/** Name imgtool gives a key in generated source (keys/general.py): ecdsa, ecdsap384, rsa, ed25519, x25519. */
+function shortName(kind: KeyKind): string {
+	return kind === "ecdsa-p256" ? "ecdsa" : kind === "ecdsa-p384" ? "ecdsap384" : kind.startsWith("rsa") ? "rsa" : kind;
+}
+
+/** getpub output, byte for byte as imgtool 2.4 writes it. */
+export function encodePublicKey(key: Key, encoding: PublicEncoding, nameSuffix = ""): Buffer {
+	if (encoding === "pem") return Buffer.from(key.publicKey.export({ type: "spki", format: "pem" }) as string);
+	const bytes = publicKeyBytes(key);
+	if (encoding === "raw") return bytes;
+	const lines: string[] = [];
+	for (let i = 0; i < bytes.length; i += 8)
+		lines.push("    " + [...bytes.subarray(i, i + 8)].map((b) => `0x${b.toString(16).padStart(2, "0")},`).join(" "));
+	const name = `${shortName(key.kind)}_pub_key${nameSuffix}`;
+	const out = ["/* Autogenerated by imgtool.py, do not edit. */"];
+	if (encoding === "lang-c") out.push(`const unsigned char ${name}[] = {`, ...lines, "};", `const unsigned int ${name}_len = ${bytes.length};`);
+	else out.push(`static ${name.toUpperCase()}: &[u8] = &[`, ...lines, "];");
+	return Buffer.from(out.join("\n") + "\n");
+}
+
+/** SHA-256 of the SubjectPublicKeyInfo DER: how Sealdrop names a device key. */
+export function fingerprint(key: Key): string {
+	return crypto.createHash("sha256").update(key.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+}
