@@ -1,0 +1,52 @@
+/** keygen and getpub, as imgtool's (reference §E.1-E.2). */
+import fs from "node:fs";
+import { fail } from "sealdrop/image";
+import type { CommandSpec } from "../args.js";
+import { writeOutput } from "../io.js";
+import { encodePublicKey, generateKey, KEY_KINDS, loadKey, privateKeyPem, PUBLIC_ENCODINGS, type KeyKind, type PublicEncoding } from "../keys.js";
+
+export const keygen: CommandSpec = {
+	name: "keygen",
+	summary: "Generate a private key (PKCS#8 PEM, unencrypted), as imgtool keygen.",
+	usage: "keygen -k FILE -t TYPE [--force]",
+	options: [
+		{ long: "key", short: "k", metavar: "FILE", help: "where to write the private key (required)" },
+		{ long: "type", short: "t", choices: KEY_KINDS, help: "key type (required)" },
+		{ long: "password", short: "p", arity: 0, help: "not supported: Sealdrop writes unencrypted keys (keep them in an HSM or a vault)" },
+		{ long: "force", arity: 0, help: "overwrite FILE if it exists (imgtool overwrites silently; Sealdrop refuses by default)" },
+	],
+	notes: "Example:\n  sealdrop keygen -k sign.pem -t ecdsa-p256",
+	run(args) {
+		if (args.flag("password")) fail("E_USAGE", "password-protected keys are not supported; store the key file in a vault or use --vector-to-sign/--fix-sig with an HSM");
+		const file = args.require("key");
+		const kind = args.require("type") as KeyKind;
+		if (!args.flag("force") && fs.existsSync(file)) fail("E_IO", `${file} exists; pass --force to overwrite it`);
+		writeOutput(file, privateKeyPem(generateKey(kind)), 0o600);
+		return 0;
+	},
+};
+
+export const getpub: CommandSpec = {
+	name: "getpub",
+	summary: "Print the public key of a key file, byte for byte as imgtool getpub.",
+	usage: "getpub -k KEY [-e lang-c|lang-rust|pem|raw] [-o OUT] [--name-suffix S]",
+	options: [
+		{ long: "key", short: "k", metavar: "KEY", help: "private or public key file (required)" },
+		{ long: "encoding", short: "e", choices: PUBLIC_ENCODINGS, help: "output encoding (default lang-c)" },
+		{ long: "lang", short: "l", choices: ["c", "rust"], help: "same as -e lang-c / -e lang-rust" },
+		{ long: "output", short: "o", metavar: "OUT", help: "write to OUT instead of standard output" },
+		{ long: "name-suffix", metavar: "S", help: "suffix for the C/Rust array name" },
+	],
+	notes: "Example:\n  sealdrop getpub -k sign.pem -e pem",
+	run(args) {
+		const key = loadKey(args.require("key"));
+		if (args.has("encoding") && args.has("lang")) fail("E_USAGE", "use -e or -l, not both");
+		const lang = args.get("lang");
+		const encoding = (args.get("encoding") ?? (lang ? `lang-${lang}` : "lang-c")) as PublicEncoding;
+		const out = encodePublicKey(key, encoding, args.get("name-suffix") ?? "");
+		const file = args.get("output");
+		if (file) writeOutput(file, out);
+		else process.stdout.write(out);
+		return 0;
+	},
+};

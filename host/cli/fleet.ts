@@ -1,0 +1,177 @@
+/**
+ * Sealing one release for a fleet: the ciphertext is computed once, only the ECIES per device,
+ * spread over worker threads (one per core by default).
+ *
+ * Fleet list format (text, UTF-8): one device per line, `<device-id> <public-key>`, where the key
+ * is a path to a public key file (any getpub encoding: pem, raw, lang-c, lang-rust; relative to
+ * the list file) or the key inline as base64 of its SubjectPublicKeyInfo DER (getpub -e raw).
+ * Blank lines and lines starting with # are ignored. Ids use letters, digits, '.', '_' and '-'.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { fail, SealdropError } from "sealdrop/image";
+import { encKindFor } from "./crypto.js";
+import { fingerprint, parseKey, readKeyFile, type Key } from "./keys.js";
+import type { SealRun } from "./seal.js";
+
+export interface FleetDevice {
+	id: string;
+	key: Key;
+}
+
+const ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export function readFleetList(listPath: string): FleetDevice[] {
+	let text: string;
+	try {
+		text = fs.readFileSync(listPath, "utf8");
+	} catch (e) {
+		fail("E_IO", `${listPath}: cannot read fleet list (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	const devices: FleetDevice[] = [];
+	const seen = new Set<string>();
+	text.split(/\r?\n/).forEach((raw, index) => {
+		const line = raw.trim();
+		if (!line || line.startsWith("#")) return;
+		const where = `${listPath}:${index + 1}`;
+		const [id, keyText, extra] = line.split(/\s+/);
+		if (!keyText || extra !== undefined) fail("E_USAGE", `${where}: expected "<device-id> <public-key-file-or-base64>"`);
+		if (!ID.test(id) || id === "." || id === "..") fail("E_USAGE", `${where}: device id "${id}" may use only letters, digits, '.', '_' and '-'`);
+		if (seen.has(id)) fail("E_USAGE", `${where}: device id "${id}" is listed twice`);
+		seen.add(id);
+		const keyPath = path.resolve(path.dirname(listPath), keyText);
+		let key: Key;
+		if (fs.existsSync(keyPath)) key = readKeyFile(keyPath);
+		else if (/^[A-Za-z0-9+/]+=*$/.test(keyText)) key = parseKey(Buffer.from(keyText, "base64"), `${where} (${id})`);
+		else fail("E_KEY_READ", `${where}: ${keyText} is neither a key file nor a base64 key`);
+		if (key.privateKey) fail("E_KEY_TYPE", `${where}: fleet lists hold device PUBLIC keys; ${id} is given a private key`);
+		encKindFor(key); // refuses key types that cannot receive images, before any work starts
+		devices.push({ id, key });
+	});
+	if (!devices.length) fail("E_USAGE", `${listPath}: the fleet list names no devices`);
+	return devices;
+}
+
+export type FleetLayout = "full" | "split" | "both";
+
+export interface FleetOptions {
+	outDir: string;
+	layout: FleetLayout;
+	jobs?: number;
+	onProgress?: (done: number, total: number) => void;
+}
+
+export interface FleetDeviceRecord {
+	id: string;
+	fingerprint: string;
+	encTlv: string;
+	imageSize: number;
+	imageSha256: string;
+	image?: string;
+	tail?: string;
+	tailSize: number;
+}
+
+export interface FleetManifest {
+	format: "sealdrop-fleet/1";
+	version: string;
+	aesKeyBits: number;
+	shared: { file?: string; size: number; sha256: string };
+	devices: FleetDeviceRecord[];
+}
+
+/** ENC TLVs for every device, computed by worker threads; order follows `devices`. */
+export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs = os.availableParallelism(), onProgress?: (done: number) => void): Promise<{ type: number; value: Buffer }[]> {
+	const results: { type: number; value: Buffer }[] = new Array(devices.length);
+	if (jobs <= 1 || devices.length < 64) {
+		devices.forEach((d, i) => {
+			results[i] = run.encTlvFor(d.key);
+			onProgress?.(i + 1);
+		});
+		return results;
+	}
+	const batch = 128;
+	let next = 0, done = 0;
+	const workerUrl = new URL("./fleet-worker.js", import.meta.url);
+	const runWorker = () => new Promise<void>((resolve, reject) => {
+		const worker = new Worker(workerUrl, { workerData: { aesKey: run.aesKey } });
+		const send = () => {
+			if (next >= devices.length) {
+				void worker.terminate().then(() => resolve());
+				return;
+			}
+			const start = next;
+			next = Math.min(next + batch, devices.length);
+			worker.postMessage({ start, keys: devices.slice(start, next).map((d) => d.key.publicKey.export({ type: "spki", format: "der" })) });
+		};
+		worker.on("message", (m: { start: number; tlvs: { type: number; value: Uint8Array }[] } | { error: { code: string; message: string } }) => {
+			if ("error" in m) {
+				reject(new SealdropError(m.error.code as never, m.error.message));
+				void worker.terminate();
+				return;
+			}
+			m.tlvs.forEach((t, i) => { results[m.start + i] = { type: t.type, value: Buffer.from(t.value) }; });
+			done += m.tlvs.length;
+			onProgress?.(done);
+			send();
+		});
+		worker.on("error", reject);
+		send();
+	});
+	await Promise.all(Array.from({ length: Math.min(jobs, Math.ceil(devices.length / batch)) }, runWorker));
+	return results;
+}
+
+const ENC_NAMES: Record<number, string> = { 0x30: "ENC_RSA2048", 0x32: "ENC_EC256", 0x33: "ENC_X25519", 0x34: "ENC_X25519_SHA512" };
+
+/**
+ * Seals for every device and writes `outDir`: `<id>.bin` per device (layout full), and/or
+ * `shared.bin` + `tails/<id>.tail` (layout split) that a download server concatenates; always
+ * `fleet.json` describing it all. Each device's image = shared.bin ‖ its tail.
+ */
+export async function sealFleet(run: SealRun, devices: FleetDevice[], o: FleetOptions): Promise<FleetManifest> {
+	const tlvs = await wrapForFleet(run, devices, o.jobs, (done) => o.onProgress?.(done, devices.length));
+	try {
+		fs.mkdirSync(o.outDir, { recursive: true });
+		if (o.layout !== "full") {
+			fs.mkdirSync(path.join(o.outDir, "tails"), { recursive: true });
+			fs.writeFileSync(path.join(o.outDir, "shared.bin"), run.shared);
+		}
+	} catch (e) {
+		fail("E_IO", `${o.outDir}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	const sharedHash = crypto.createHash("sha256").update(run.shared);
+	const records: FleetDeviceRecord[] = devices.map((device, i) => {
+		const tail = run.tail(tlvs[i]);
+		const record: FleetDeviceRecord = {
+			id: device.id, fingerprint: fingerprint(device.key), encTlv: ENC_NAMES[tlvs[i].type],
+			imageSize: run.shared.length + tail.length, imageSha256: sharedHash.copy().update(tail).digest("hex"), tailSize: tail.length,
+		};
+		try {
+			if (o.layout !== "split") {
+				record.image = `${device.id}.bin`;
+				fs.writeFileSync(path.join(o.outDir, record.image), Buffer.concat([run.shared, tail]));
+			}
+			if (o.layout !== "full") {
+				record.tail = `tails/${device.id}.tail`;
+				fs.writeFileSync(path.join(o.outDir, record.tail), tail);
+			}
+		} catch (e) {
+			fail("E_IO", `${o.outDir}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+		}
+		return record;
+	});
+	const v = run.release.layout.header.version;
+	const manifest: FleetManifest = {
+		format: "sealdrop-fleet/1",
+		version: `${v.major}.${v.minor}.${v.revision}+${v.build}`,
+		aesKeyBits: run.release.keyBits,
+		shared: { ...(o.layout !== "full" ? { file: "shared.bin" } : {}), size: run.shared.length, sha256: sharedHash.digest("hex") },
+		devices: records,
+	};
+	fs.writeFileSync(path.join(o.outDir, "fleet.json"), JSON.stringify(manifest, null, 2) + "\n");
+	return manifest;
+}

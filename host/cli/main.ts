@@ -1,0 +1,77 @@
+/**
+ * The `sealdrop` command. Every failure prints one line, `sealdrop: E_CODE: message`, on stderr
+ * and exits with a code that says what kind of failure it was (see EXIT_CODES).
+ */
+import fs from "node:fs";
+import { SealdropError, type ErrorCode } from "sealdrop/image";
+import { formatHelp, parseArgs, type CommandSpec } from "./args.js";
+import { decrypt, dumpinfo, verify } from "./commands/inspect.js";
+import { getpub, keygen } from "./commands/keys.js";
+import { seal } from "./commands/seal.js";
+import { create, sign, wrap } from "./commands/sign.js";
+
+export const EXIT = { OK: 0, CHECK_FAILED: 1, USAGE: 2, BAD_INPUT: 3, IO: 4, INTERNAL: 70 } as const;
+
+const EXIT_CODES: Record<ErrorCode, number> = {
+	E_HASH: EXIT.CHECK_FAILED, E_NO_HASH: EXIT.CHECK_FAILED, E_SIGNATURE: EXIT.CHECK_FAILED, E_NO_SIGNATURE: EXIT.CHECK_FAILED,
+	E_WRONG_SIGNER: EXIT.CHECK_FAILED, E_DEVICE_KEY: EXIT.CHECK_FAILED,
+	E_USAGE: EXIT.USAGE, E_VERSION: EXIT.USAGE,
+	E_TRUNCATED: EXIT.BAD_INPUT, E_BAD_MAGIC: EXIT.BAD_INPUT, E_HEADER_SIZE: EXIT.BAD_INPUT, E_PROT_SIZE: EXIT.BAD_INPUT,
+	E_TLV_OVERRUN: EXIT.BAD_INPUT, E_TLV_VALUE: EXIT.BAD_INPUT, E_FLAGS: EXIT.BAD_INPUT, E_TOO_LARGE: EXIT.BAD_INPUT,
+	E_ENC_TLV: EXIT.BAD_INPUT, E_NOT_SEALABLE: EXIT.BAD_INPUT, E_KEY_FORMAT: EXIT.BAD_INPUT, E_KEY_TYPE: EXIT.BAD_INPUT,
+	E_KEY_READ: EXIT.IO, E_IO: EXIT.IO,
+};
+
+const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt];
+
+function usage(): string {
+	const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+	return [
+		"Usage: sealdrop COMMAND [options]",
+		"",
+		"Secure firmware updates for Moddable XS devices: MCUboot images signed once, sealed per device.",
+		"imgtool-compatible: keygen, getpub, sign (create), verify, dumpinfo take imgtool's options.",
+		"",
+		"Commands:",
+		...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split(/(?<=\.) /)[0]}`),
+		"",
+		"Run `sealdrop COMMAND --help` for a command's options.",
+		"Exit codes: 0 ok, 1 the image does not check out, 2 bad usage, 3 bad input, 4 file error, 70 internal error.",
+		"",
+	].join("\n");
+}
+
+/** Runs the CLI; returns the exit code (never throws). */
+export async function main(argv: string[]): Promise<number> {
+	const [name, ...rest] = argv;
+	try {
+		if (!name || name === "-h" || name === "--help" || name === "help") {
+			process.stdout.write(usage());
+			return name ? EXIT.OK : EXIT.USAGE;
+		}
+		if (name === "version" || name === "--version") {
+			const pkg = JSON.parse(fs.readFileSync(new URL("../../../../package.json", import.meta.url), "utf8"));
+			process.stdout.write(`${pkg.version}\n`);
+			return EXIT.OK;
+		}
+		const command = COMMANDS.find((c) => c.name === name);
+		if (!command) {
+			process.stderr.write(`sealdrop: E_USAGE: unknown command "${name}" (try sealdrop --help)\n`);
+			return EXIT.USAGE;
+		}
+		const args = parseArgs(command, rest);
+		if (args.flag("help")) {
+			process.stdout.write(formatHelp(command));
+			return EXIT.OK;
+		}
+		return await command.run(args);
+	} catch (e) {
+		if (e instanceof SealdropError) {
+			process.stderr.write(`sealdrop: ${e.code}: ${e.message}\n`);
+			return EXIT_CODES[e.code] ?? EXIT.INTERNAL;
+		}
+		const err = e as Error;
+		process.stderr.write(`sealdrop: internal error: ${err?.message ?? String(e)}${process.env.SEALDROP_DEBUG ? `\n${err?.stack}` : " (set SEALDROP_DEBUG=1 for a stack trace)"}\n`);
+		return EXIT.INTERNAL;
+	}
+}
