@@ -53,6 +53,9 @@ export interface BuiltImage {
 	hashAlg: HashAlg;
 }
 
+/** Largest TLV that sealing adds: ENC_RSA2048, a 4-byte TLV header and 256 bytes. */
+export const SEALED_TLV_ROOM = 4 + 256;
+
 const PREDEFINED_TLVS = new Set<number>(Object.values(TlvType));
 
 export function checkCustomTlv(type: number): void {
@@ -144,23 +147,35 @@ export function buildImage(input: Uint8Array, o: SignOptions): BuiltImage | { ve
 		aesKey.fill(0);
 	}
 	const image = Buffer.concat([payload.subarray(0, o.headerSize), body, protectedArea, encodeTlvArea(unprotected, false)]);
-	return { image: finishSlot(image, o), digest, hashAlg };
+	// a sealable release must still fit once sealing adds its ENC TLV (at most ENC_RSA2048's)
+	const sealingRoom = o.sealable ? SEALED_TLV_ROOM : 0;
+	checkSlotFit(image.length + sealingRoom, o, encrypting);
+	return { image: padToSlot(image, o), digest, hashAlg };
 }
 
-/** imgtool's slot-size check and, with --pad/--confirm, the trailer (image.py pad_to). */
-export function finishSlot(image: Buffer, o: Pick<SignOptions, "slotSize" | "pad" | "confirm" | "align" | "maxAlign" | "maxSectors" | "overwriteOnly" | "erasedVal" | "encrypt">): Buffer {
+type SlotOptions = Pick<SignOptions, "slotSize" | "pad" | "confirm" | "align" | "maxAlign" | "maxSectors" | "overwriteOnly" | "erasedVal">;
+
+function maxAlignOf(o: SlotOptions): number {
+	return o.maxAlign ?? Math.max(8, o.align ?? 1);
+}
+
+/** imgtool's slot-size check (image.py check_trailer): image plus its estimated trailer. */
+export function checkSlotFit(imageSize: number, o: SlotOptions, encrypted: boolean): void {
 	const align = o.align ?? 1;
 	if (![1, 2, 4, 8, 16, 32].includes(align)) fail("E_USAGE", `--align must be 1, 2, 4, 8, 16 or 32, not ${align}`);
-	const maxAlign = o.maxAlign ?? Math.max(8, align);
+	const maxAlign = maxAlignOf(o);
 	if (![8, 16, 32].includes(maxAlign) || maxAlign < align) fail("E_USAGE", `--max-align must be 8, 16 or 32 and at least --align`);
-	const trailer = imgtoolTrailerSize({ align, maxAlign, maxSectors: o.maxSectors, overwriteOnly: o.overwriteOnly, encrypted: !!o.encrypt });
-	if (o.slotSize > 0 && image.length + trailer > o.slotSize)
-		fail("E_TOO_LARGE", `image size (0x${image.length.toString(16)}) + trailer (0x${trailer.toString(16)}) exceeds the slot size 0x${o.slotSize.toString(16)}`);
+	const trailer = imgtoolTrailerSize({ align, maxAlign, maxSectors: o.maxSectors, overwriteOnly: o.overwriteOnly, encrypted });
+	if (o.slotSize > 0 && imageSize + trailer > o.slotSize)
+		fail("E_TOO_LARGE", `image size (0x${imageSize.toString(16)}) + trailer (0x${trailer.toString(16)}) exceeds the slot size 0x${o.slotSize.toString(16)}`);
+}
+
+/** With --pad/--confirm, fills to the slot size and writes the trailer as imgtool does (image.py pad_to). */
+export function padToSlot(image: Buffer, o: SlotOptions): Buffer {
 	if (!o.pad && !o.confirm) return image;
-	const erasedVal = o.erasedVal ?? 0xff;
-	const fill = Buffer.alloc(o.slotSize - image.length, erasedVal);
+	const maxAlign = maxAlignOf(o);
+	const fill = Buffer.alloc(o.slotSize - image.length, o.erasedVal ?? 0xff);
 	fill.set(bootMagic(maxAlign), fill.length - 16);
 	if (o.confirm && !o.overwriteOnly) fill[fill.length - (alignUp(16, maxAlign) + maxAlign)] = 0x01;
 	return Buffer.concat([image, fill]);
 }
-

@@ -100,10 +100,23 @@ export function checkImage(image: Uint8Array, o: CheckOptions = {}): CheckResult
 
 	const result: CheckResult = { layout, version: formatVersion(header.version), hashAlg: alg, digest: toHex(digest), body, signature, plaintextBody };
 	const plainBody = plaintextBody ?? image.subarray(bodyStart, bodyEnd);
-	if (plainBody.length >= 32 && u32(plainBody, 0) === IMAGE_MAGIC) {
-		result.inner = checkImage(plainBody, { key: o.innerKey ?? o.key });
-	}
+	if (isNestedImage(plainBody)) result.inner = checkImage(plainBody, { key: o.innerKey ?? o.key });
 	return result;
+}
+
+/**
+ * A body is a nested image (DESIGN.md "Installers", mcuboot) when it parses as an MCUboot image
+ * that fills it, up to the zero padding sealing adds; a firmware body that merely starts with the
+ * magic bytes is not one.
+ */
+function isNestedImage(body: Uint8Array): boolean {
+	if (body.length < 32 || u32(body, 0) !== IMAGE_MAGIC) return false;
+	try {
+		const inner = parseImage(body);
+		return body.subarray(inner.size).every((b) => b === 0) && body.length - inner.size < 16;
+	} catch {
+		return false;
+	}
 }
 
 /**

@@ -14,7 +14,8 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { fail, SealdropError } from "sealdrop/image";
 import { encKindFor } from "./crypto.js";
-import { fingerprint, parseKey, readKeyFile, type Key } from "./keys.js";
+import type { WorkItem } from "./fleet-worker.js";
+import { fingerprint, parseKey, rawPublicKey, readKeyFile, spkiDer, type Key } from "./keys.js";
 import type { SealRun } from "./seal.js";
 
 export interface FleetDevice {
@@ -71,7 +72,8 @@ export interface FleetDeviceRecord {
 	imageSize: number;
 	imageSha256: string;
 	image?: string;
-	tail?: string;
+	/** Where this device's tail lies in tails.bin (layout split/both). */
+	tailOffset?: number;
 	tailSize: number;
 }
 
@@ -80,21 +82,23 @@ export interface FleetManifest {
 	version: string;
 	aesKeyBits: number;
 	shared: { file?: string; size: number; sha256: string };
+	tails?: { file: string; size: number };
 	devices: FleetDeviceRecord[];
 }
 
-/** ENC TLVs for every device, computed by worker threads; order follows `devices`. */
-export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs = os.availableParallelism(), onProgress?: (done: number) => void): Promise<{ type: number; value: Buffer }[]> {
-	const results: { type: number; value: Buffer }[] = new Array(devices.length);
+type EncTlv = { type: number; value: Buffer };
+
+/**
+ * ENC TLVs for every device, computed by worker threads. `onResult` sees each one as its batch
+ * comes back, so the caller's file writing overlaps the workers' ECIES.
+ */
+export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: number, onResult: (index: number, tlv: EncTlv) => void): Promise<void> {
 	if (jobs <= 1 || devices.length < 64) {
-		devices.forEach((d, i) => {
-			results[i] = run.encTlvFor(d.key);
-			onProgress?.(i + 1);
-		});
-		return results;
+		devices.forEach((d, i) => onResult(i, run.encTlvFor(d.key)));
+		return;
 	}
 	const batch = 128;
-	let next = 0, done = 0;
+	let next = 0;
 	const workerUrl = new URL("./fleet-worker.js", import.meta.url);
 	const runWorker = () => new Promise<void>((resolve, reject) => {
 		const worker = new Worker(workerUrl, { workerData: { aesKey: run.aesKey } });
@@ -105,7 +109,11 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs = 
 			}
 			const start = next;
 			next = Math.min(next + batch, devices.length);
-			worker.postMessage({ start, keys: devices.slice(start, next).map((d) => d.key.publicKey.export({ type: "spki", format: "der" })) });
+			const items: WorkItem[] = devices.slice(start, next).map((d) => {
+				const kind = encKindFor(d.key);
+				return { kind, key: kind === "rsa2048" ? spkiDer(d.key) : rawPublicKey(d.key) };
+			});
+			worker.postMessage({ start, items });
 		};
 		worker.on("message", (m: { start: number; tlvs: { type: number; value: Uint8Array }[] } | { error: { code: string; message: string } }) => {
 			if ("error" in m) {
@@ -113,63 +121,76 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs = 
 				void worker.terminate();
 				return;
 			}
-			m.tlvs.forEach((t, i) => { results[m.start + i] = { type: t.type, value: Buffer.from(t.value) }; });
-			done += m.tlvs.length;
-			onProgress?.(done);
-			send();
+			send(); // keep the worker busy while this batch is written
+			try {
+				m.tlvs.forEach((t, i) => onResult(m.start + i, { type: t.type, value: Buffer.from(t.value) }));
+			} catch (e) {
+				reject(e);
+				void worker.terminate();
+			}
 		});
 		worker.on("error", reject);
 		send();
 	});
 	await Promise.all(Array.from({ length: Math.min(jobs, Math.ceil(devices.length / batch)) }, runWorker));
-	return results;
 }
 
 const ENC_NAMES: Record<number, string> = { 0x30: "ENC_RSA2048", 0x32: "ENC_EC256", 0x33: "ENC_X25519", 0x34: "ENC_X25519_SHA512" };
 
 /**
  * Seals for every device and writes `outDir`: `<id>.bin` per device (layout full), and/or
- * `shared.bin` + `tails/<id>.tail` (layout split) that a download server concatenates; always
- * `fleet.json` describing it all. Each device's image = shared.bin ‖ its tail.
+ * `shared.bin` + `tails.bin` (layout split) from which a download server assembles images; always
+ * `fleet.json` describing it all. Each device's image = shared.bin ‖
+ * tails.bin[tailOffset, tailOffset + tailSize).
  */
 export async function sealFleet(run: SealRun, devices: FleetDevice[], o: FleetOptions): Promise<FleetManifest> {
-	const tlvs = await wrapForFleet(run, devices, o.jobs, (done) => o.onProgress?.(done, devices.length));
-	try {
-		fs.mkdirSync(o.outDir, { recursive: true });
-		if (o.layout !== "full") {
-			fs.mkdirSync(path.join(o.outDir, "tails"), { recursive: true });
-			fs.writeFileSync(path.join(o.outDir, "shared.bin"), run.shared);
-		}
-	} catch (e) {
-		fail("E_IO", `${o.outDir}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-	}
-	const sharedHash = crypto.createHash("sha256").update(run.shared);
-	const records: FleetDeviceRecord[] = devices.map((device, i) => {
-		const tail = run.tail(tlvs[i]);
-		const record: FleetDeviceRecord = {
-			id: device.id, fingerprint: fingerprint(device.key), encTlv: ENC_NAMES[tlvs[i].type],
-			imageSize: run.shared.length + tail.length, imageSha256: sharedHash.copy().update(tail).digest("hex"), tailSize: tail.length,
-		};
+	const write = (file: string, data: Uint8Array) => {
 		try {
-			if (o.layout !== "split") {
-				record.image = `${device.id}.bin`;
-				fs.writeFileSync(path.join(o.outDir, record.image), Buffer.concat([run.shared, tail]));
-			}
-			if (o.layout !== "full") {
-				record.tail = `tails/${device.id}.tail`;
-				fs.writeFileSync(path.join(o.outDir, record.tail), tail);
-			}
+			fs.writeFileSync(path.join(o.outDir, file), data);
 		} catch (e) {
 			fail("E_IO", `${o.outDir}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
 		}
-		return record;
+	};
+	try {
+		fs.mkdirSync(o.outDir, { recursive: true });
+	} catch (e) {
+		fail("E_IO", `${o.outDir}: cannot create (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+	if (o.layout !== "full") write("shared.bin", run.shared);
+	const tails: Buffer[] = [];
+	let tailOffset = 0;
+	const sharedHash = crypto.createHash("sha256").update(run.shared);
+	const records: FleetDeviceRecord[] = new Array(devices.length);
+	let done = 0;
+	await wrapForFleet(run, devices, o.jobs ?? os.availableParallelism(), (i, encTlv) => {
+		const device = devices[i];
+		const tail = run.tail(encTlv);
+		const record: FleetDeviceRecord = {
+			id: device.id, fingerprint: fingerprint(device.key), encTlv: ENC_NAMES[encTlv.type],
+			imageSize: run.shared.length + tail.length, imageSha256: sharedHash.copy().update(tail).digest("hex"), tailSize: tail.length,
+		};
+		if (o.layout !== "split") write((record.image = `${device.id}.bin`), Buffer.concat([run.shared, tail]));
+		records[i] = record;
+		if (o.layout !== "full") {
+			tails[i] = tail;
+		}
+		o.onProgress?.(++done, devices.length);
 	});
+	if (o.layout !== "full") {
+		// one file for all tails: 10,000 small files cost more to write than the sealing itself
+		records.forEach((record, i) => {
+			record.tailOffset = tailOffset;
+			tailOffset += tails[i].length;
+		});
+		write("tails.bin", Buffer.concat(tails));
+	}
 	const v = run.release.layout.header.version;
 	const manifest: FleetManifest = {
 		format: "sealdrop-fleet/1",
 		version: `${v.major}.${v.minor}.${v.revision}+${v.build}`,
 		aesKeyBits: run.release.keyBits,
 		shared: { ...(o.layout !== "full" ? { file: "shared.bin" } : {}), size: run.shared.length, sha256: sharedHash.digest("hex") },
+		...(o.layout !== "full" ? { tails: { file: "tails.bin", size: tailOffset } } : {}),
 		devices: records,
 	};
 	fs.writeFileSync(path.join(o.outDir, "fleet.json"), JSON.stringify(manifest, null, 2) + "\n");

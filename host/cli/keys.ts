@@ -61,7 +61,8 @@ export function parseKey(data: Buffer, source: string): Key {
 			attempts.push(() => fromPrivate(crypto.createPrivateKey({ key: text, format: "pem" }), source));
 		} else attempts.push(() => fromPublic(crypto.createPublicKey({ key: text, format: "pem" }), source));
 	} else {
-		const der = /0x[0-9a-fA-F]/.test(text) ? arrayTextBytes(text) : data;
+		const isText = /^[\t\n\r\x20-\x7e]*$/.test(text);
+		const der = isText ? arrayTextBytes(text) : data;
 		if (der) {
 			attempts.push(
 				() => fromPrivate(crypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" }), source),
@@ -79,6 +80,16 @@ export function parseKey(data: Buffer, source: string): Key {
 		}
 	}
 	fail("E_KEY_FORMAT", `${source}: not a key file (expected PEM, DER, or getpub raw/lang-c/lang-rust output)`);
+}
+
+/** A public key from SubjectPublicKeyInfo DER (what fleet workers receive). */
+export function keyFromSpki(der: Uint8Array, source: string): Key {
+	try {
+		return fromPublic(crypto.createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" }), source);
+	} catch (e) {
+		if (e instanceof SealdropError) throw e;
+		fail("E_KEY_FORMAT", `${source}: not a SubjectPublicKeyInfo public key`);
+	}
 }
 
 export function readKeyFile(path: string): Key {
@@ -107,10 +118,23 @@ export function publicKeyBytes(key: Key): Buffer {
 		: key.publicKey.export({ type: "spki", format: "der" });
 }
 
-/** Raw public point/key as ECIES uses it: 04‖X‖Y for P-256, 32 bytes for X25519. */
+/** Raw public point/key as ECIES uses it: 04‖X‖Y for P-256, 32 bytes for X25519 (via JWK: much faster than DER export). */
 export function rawPublicKey(key: Key): Buffer {
-	const spki = key.publicKey.export({ type: "spki", format: "der" });
-	return spki.subarray(key.kind === "ecdsa-p256" ? spki.length - 65 : spki.length - 32);
+	const jwk = key.publicKey.export({ format: "jwk" });
+	const x = Buffer.from(jwk.x!, "base64url");
+	return key.kind === "ecdsa-p256" ? Buffer.concat([Uint8Array.of(4), x, Buffer.from(jwk.y!, "base64url")]) : x;
+}
+
+/** SubjectPublicKeyInfo prefixes for the keys devices hold, so a DER can be built from the raw key. */
+const SPKI_PREFIX: Partial<Record<KeyKind, Buffer>> = {
+	"ecdsa-p256": Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"),
+	x25519: Buffer.from("302a300506032b656e032100", "hex"),
+};
+
+/** SubjectPublicKeyInfo DER of a public key. */
+export function spkiDer(key: Key): Buffer {
+	const prefix = SPKI_PREFIX[key.kind];
+	return prefix ? Buffer.concat([prefix, rawPublicKey(key)]) : key.publicKey.export({ type: "spki", format: "der" });
 }
 
 export function generateKey(kind: KeyKind): Key {
@@ -152,5 +176,5 @@ export function encodePublicKey(key: Key, encoding: PublicEncoding, nameSuffix =
 
 /** SHA-256 of the SubjectPublicKeyInfo DER: how Sealdrop names a device key. */
 export function fingerprint(key: Key): string {
-	return crypto.createHash("sha256").update(key.publicKey.export({ type: "spki", format: "der" })).digest("hex");
+	return crypto.createHash("sha256").update(spkiDer(key)).digest("hex");
 }

@@ -32,7 +32,6 @@ export class ImageStreamParser {
 	#offset = 0;            // image offset of the next byte
 	#regionEnd = IMAGE_HEADER_SIZE;
 	#pending: Uint8Array[] = []; // buffered bytes of the field being collected
-	#pendingLength = 0;
 	#areaStart = 0;
 	#header: ImageHeader | undefined;
 	readonly #maxSize: number;
@@ -62,8 +61,7 @@ export class ImageStreamParser {
 				case "info":
 				case "protected":
 				case "unprotected":
-					this.#pending.push(piece);
-					this.#pendingLength += take;
+					this.#pending.push(piece.slice()); // own copy now: the caller may reuse its chunk buffer before the field is complete
 					break;
 				case "fill":
 					events.push({ kind: "data", region: "header", offset: start, bytes: piece });
@@ -91,10 +89,9 @@ export class ImageStreamParser {
 	}
 
 	#takePending(): Uint8Array {
-		const bytes = this.#pending.length === 1 ? this.#pending[0] : concatBytes(...this.#pending);
+		const bytes = this.#pending.length === 1 ? this.#pending[0] : concatBytes(...this.#pending); // pieces are own copies already
 		this.#pending = [];
-		this.#pendingLength = 0;
-		return bytes.slice(); // own copy: the caller may reuse its chunk buffers
+		return bytes;
 	}
 
 	/** The current region is complete: emit what it produced and move to the next. */

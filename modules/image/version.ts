@@ -27,7 +27,8 @@ export function parseVersion(text: string): ImageVersion {
 }
 
 export function checkVersion(v: ImageVersion, text = formatVersion(v)): void {
-	if (!(v.major <= 0xff && v.minor <= 0xff && v.revision <= 0xffff && v.build <= 0xffffffff))
+	const within = (n: number, max: number) => Number.isInteger(n) && n >= 0 && n <= max;
+	if (!(within(v.major, 0xff) && within(v.minor, 0xff) && within(v.revision, 0xffff) && within(v.build, 0xffffffff)))
 		fail("E_VERSION", `bad version "${text}": fields are limited to 255.255.65535+4294967295`);
 }
 

@@ -20,7 +20,15 @@ export const keygen: CommandSpec = {
 		if (args.flag("password")) fail("E_USAGE", "password-protected keys are not supported; store the key file in a vault or use --vector-to-sign/--fix-sig with an HSM");
 		const file = args.require("key");
 		const kind = args.require("type") as KeyKind;
-		if (!args.flag("force") && fs.existsSync(file)) fail("E_IO", `${file} exists; pass --force to overwrite it`);
+		if (fs.existsSync(file)) {
+			if (!args.flag("force")) fail("E_IO", `${file} exists; pass --force to overwrite it`);
+			// writeFileSync's mode only applies to a file it creates: make the old one private before the key goes in
+			try {
+				if (fs.statSync(file).isFile()) fs.chmodSync(file, 0o600);
+			} catch (e) {
+				fail("E_IO", `${file}: cannot overwrite (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+			}
+		}
 		writeOutput(file, privateKeyPem(generateKey(kind)), 0o600);
 		return 0;
 	},

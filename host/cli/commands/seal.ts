@@ -17,7 +17,7 @@ export const seal: CommandSpec = {
 		{ long: "output", short: "o", metavar: "OUT", help: "sealed image (with --device-pub)" },
 		{ long: "fleet", metavar: "LIST", help: 'fleet list: lines of "<device-id> <public-key-file or base64 SPKI>"' },
 		{ long: "out-dir", metavar: "DIR", help: "output folder (with --fleet)" },
-		{ long: "layout", choices: ["full", "split", "both"], help: "full: DIR/<id>.bin; split: DIR/shared.bin + DIR/tails/<id>.tail for servers that assemble images; both (default full)" },
+		{ long: "layout", choices: ["full", "split", "both"], help: "full: DIR/<id>.bin; split: DIR/shared.bin + DIR/tails.bin (offsets in fleet.json) for servers that assemble images; both (default full)" },
 		{ long: "jobs", short: "j", metavar: "N", help: `worker threads (default: one per core, here ${os.availableParallelism()})` },
 		{ long: "key", short: "k", metavar: "KEY", help: "check the release's signature with this public key before sealing" },
 		{ long: "format", short: "f", choices: ["human", "json"], help: "output format of the summary (default human)" },
