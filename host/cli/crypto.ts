@@ -17,7 +17,7 @@ export function signatureTlvType(kind: KeyKind): number {
 		case "rsa-2048": return TlvType.RSA2048_PSS;
 		case "rsa-3072": return TlvType.RSA3072_PSS;
 		case "ed25519": return TlvType.ED25519;
-		default: fail("E_KEY_TYPE", `a ${kind} key cannot sign images (use ecdsa-p256, ecdsa-p384, ed25519, rsa-2048 or rsa-3072)`);
+		default: fail("E_KEY_TYPE", `${kind} keys cannot sign images (use ecdsa-p256, ecdsa-p384, ed25519, rsa-2048 or rsa-3072)`);
 	}
 }
 
@@ -30,7 +30,7 @@ export function hashAlgFor(kind: KeyKind | undefined, requested: "auto" | HashAl
 	const natural: HashAlg = kind === "ecdsa-p384" ? "sha384" : "sha256";
 	if (requested === "auto" || requested === natural) return natural;
 	if (kind === undefined || kind === "ed25519") return requested;
-	fail("E_USAGE", `a ${kind} key signs SHA-${natural.slice(3)} images only, not --sha ${requested.slice(3)}`);
+	fail("E_USAGE", `${kind} keys sign SHA-${natural.slice(3)} images only, not --sha ${requested.slice(3)}`);
 }
 
 const PSS = { padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
@@ -133,7 +133,7 @@ export function encKindFor(deviceKey: Key, hmacSha: "auto" | "256" | "512" = "au
 		case "ecdsa-p256": return "ec256";
 		case "x25519": return hmacSha === "512" ? "x25519-sha512" : "x25519";
 		case "rsa-2048": return "rsa2048";
-		default: fail("E_KEY_TYPE", `${deviceKey.source}: a ${deviceKey.kind} key cannot receive images; device keys are P-256, X25519 or RSA-2048`);
+		default: fail("E_KEY_TYPE", `${deviceKey.source}: ${deviceKey.kind} keys cannot receive images; device keys are P-256, X25519 or RSA-2048`);
 	}
 }
 
@@ -223,7 +223,7 @@ export function unwrapKey(tlv: { type: number; value: Uint8Array }, device: Key,
 	} else {
 		const parts = splitEciesTlv(tlv);
 		const wanted: KeyKind = tlv.type === TlvType.ENC_EC256 ? "ecdsa-p256" : "x25519";
-		if (device.kind !== wanted) fail("E_DEVICE_KEY", `image key is wrapped for a ${wanted} device key, ${device.source} is ${device.kind}`);
+		if (device.kind !== wanted) fail("E_DEVICE_KEY", `image key is wrapped for an ${wanted} device key, ${device.source} is ${device.kind}`);
 		let shared: Buffer;
 		try {
 			const peer = wanted === "ecdsa-p256"

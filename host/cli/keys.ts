@@ -107,7 +107,7 @@ export function loadKey(path: string, need: { private?: boolean; kinds?: readonl
 	const key = readKeyFile(path);
 	const role = need.role ?? "key";
 	if (need.private && !key.privateKey) fail("E_KEY_TYPE", `${path}: the ${role} must be a private key, this is a public key`);
-	if (need.kinds && !need.kinds.includes(key.kind)) fail("E_KEY_TYPE", `${path}: a ${key.kind} key cannot be the ${role} (use ${need.kinds.join(", ")})`);
+	if (need.kinds && !need.kinds.includes(key.kind)) fail("E_KEY_TYPE", `${path}: ${key.kind} keys cannot be the ${role} (use ${need.kinds.join(", ")})`);
 	return key;
 }
 

@@ -45,9 +45,14 @@ function usage(): string {
 export async function main(argv: string[]): Promise<number> {
 	const [name, ...rest] = argv;
 	try {
-		if (!name || name === "-h" || name === "--help" || name === "help") {
+		if (!name) {
 			process.stdout.write(usage());
-			return name ? EXIT.OK : EXIT.USAGE;
+			process.stderr.write("sealdrop: E_USAGE: no command given\n");
+			return EXIT.USAGE;
+		}
+		if (name === "-h" || name === "--help" || name === "help") {
+			process.stdout.write(usage());
+			return EXIT.OK;
 		}
 		if (name === "version" || name === "--version") {
 			const pkg = JSON.parse(fs.readFileSync(new URL("../../../../package.json", import.meta.url), "utf8"));
