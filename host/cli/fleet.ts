@@ -100,13 +100,12 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: n
 	const batch = 128;
 	let next = 0;
 	const workerUrl = new URL("./fleet-worker.js", import.meta.url);
+	// Each worker keeps two batches queued, so it never waits while the main thread writes results.
 	const runWorker = () => new Promise<void>((resolve, reject) => {
 		const worker = new Worker(workerUrl, { workerData: { aesKey: run.aesKey } });
+		let inFlight = 0;
 		const send = () => {
-			if (next >= devices.length) {
-				void worker.terminate().then(() => resolve());
-				return;
-			}
+			if (next >= devices.length) return;
 			const start = next;
 			next = Math.min(next + batch, devices.length);
 			const items: WorkItem[] = devices.slice(start, next).map((d) => {
@@ -114,23 +113,28 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: n
 				return { kind, key: kind === "rsa2048" ? spkiDer(d.key) : rawPublicKey(d.key) };
 			});
 			worker.postMessage({ start, items });
+			inFlight++;
+		};
+		const stop = (error?: unknown) => {
+			void worker.terminate();
+			if (error) reject(error);
+			else resolve();
 		};
 		worker.on("message", (m: { start: number; tlvs: { type: number; value: Uint8Array }[] } | { error: { code: string; message: string } }) => {
-			if ("error" in m) {
-				reject(new SealdropError(m.error.code as never, m.error.message));
-				void worker.terminate();
-				return;
-			}
-			send(); // keep the worker busy while this batch is written
+			if ("error" in m) return stop(new SealdropError(m.error.code as never, m.error.message));
+			inFlight--;
+			send();
 			try {
 				m.tlvs.forEach((t, i) => onResult(m.start + i, { type: t.type, value: Buffer.from(t.value) }));
 			} catch (e) {
-				reject(e);
-				void worker.terminate();
+				return stop(e);
 			}
+			if (inFlight === 0) stop();
 		});
 		worker.on("error", reject);
 		send();
+		send();
+		if (inFlight === 0) stop(); // the other workers took all the batches
 	});
 	await Promise.all(Array.from({ length: Math.min(jobs, Math.ceil(devices.length / batch)) }, runWorker));
 }
