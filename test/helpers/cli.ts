@@ -59,14 +59,7 @@ export function stderrLines(r: CliResult): string[] {
 
 /** Asserts the failure contract: one stderr line `sealdrop: E_CODE: message`, no stack, that exit code. */
 export function expectFailure(r: CliResult, code: string, exit: number, what = ""): void {
-	const label = `${what ? `${what}: ` : ""}stderr ${JSON.stringify(r.stderr)}`;
-	assertNoCrash(r, label);
-	const lines = stderrLines(r);
-	assert.equal(lines.length, 1, `${label}: expected exactly one stderr line`);
-	const m = ERROR_LINE.exec(lines[0]);
-	assert.ok(m, `${label}: not of the form "sealdrop: E_CODE: message"`);
-	assert.equal(m[1], code, `${label}: expected ${code}`);
-	assert.equal(r.status, exit, `${label}: expected exit ${exit}, got ${r.status}`);
+	expectOneOf(r, { [code]: exit }, what);
 }
 
 /** Asserts a failure with one of several acceptable codes; returns the code seen. */

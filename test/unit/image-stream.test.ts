@@ -11,6 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import {
+	concatBytes,
 	encodeHeader, encodeTlvArea, ImageStreamParser, parseImage, SealdropError, type ErrorCode, type ImageEvent, type ImageHeader, type Region, type StreamParserOptions,
 } from "sealdrop/image";
 import { expectCode, hex, vectorCase, vectorCases, type VectorCase } from "../helpers/vectors.js";
@@ -88,15 +89,6 @@ function describe(err: unknown): string {
 	return err instanceof SealdropError ? `${err.code}: ${err.message}` : String(err);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let at = 0;
-	for (const p of parts) {
-		out.set(p, at);
-		at += p.length;
-	}
-	return out;
-}
 
 /**
  * Feeds `bytes` in chunks of the given sizes (which must add up to bytes.length) and checks the
@@ -205,7 +197,7 @@ function run(bytes: Uint8Array, sizes: number[], label: string, options: RunOpti
 			if (o.bytes[i] !== bytes[o.offset + i]) assert.fail(`${label}: buffered bytes at image offset ${o.offset + i} changed after the push (not an own copy)`);
 		}
 	}
-	const regions = Object.fromEntries(REGION_ORDER.map((r) => [r, concat(pieces[r])])) as Record<Region, Uint8Array>;
+	const regions = Object.fromEntries(REGION_ORDER.map((r) => [r, concatBytes(...pieces[r])])) as Record<Region, Uint8Array>;
 	return {
 		header,
 		tlvEvents: tlvEvents.map((e) => ({
@@ -465,9 +457,9 @@ function buildImage(o: { hdrSize: number; body: Uint8Array; protectedTlvs: { typ
 	const header: ImageHeader = { loadAddr: 0, hdrSize: o.hdrSize, protectTlvSize: prot.length, imgSize: o.body.length, flags: 0, version: { major: 1, minor: 0, revision: 0, build: 0 } };
 	const head = new Uint8Array(o.hdrSize).fill(0xff);
 	head.set(encodeHeader(header));
-	const hashed = concat([head, o.body, prot]);
+	const hashed = concatBytes(head, o.body, prot);
 	const unprot = encodeTlvArea(o.unprotectedTlvs ?? [{ type: 0x10, value: new Uint8Array(createHash("sha256").update(hashed).digest()) }], false);
-	return concat([hashed, unprot, new Uint8Array(o.trailing ?? 0).fill(0xff)]);
+	return concatBytes(hashed, unprot, new Uint8Array(o.trailing ?? 0).fill(0xff));
 }
 
 test("an image with an empty body and no protected area parses, in any chunking", () => {

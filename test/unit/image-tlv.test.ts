@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+	concatBytes,
 	decodeBootRecord, decodeDependency, describeTlv, encodeDependency, encodeTlvArea, encodeU32, ENC_TLV_TYPES, HASH_TLVS,
 	parseImage, parseTlvArea, SIGNATURE_TLV_TYPES, splitEciesTlv, TLV_HEADER_SIZE, TLV_INFO_MAGIC, TLV_INFO_SIZE,
 	TLV_PROT_INFO_MAGIC, tlvName, TlvType, type Tlv,
@@ -148,7 +149,7 @@ test("parseTlvArea rejects: short, wrong magic, tot too small, TLV past the area
 	// a value running one byte past tot, even though the bytes are there
 	const area = encodeTlvArea([{ type: 0x22, value: filled(10) }], false);
 	putU16(area, 6, 11);
-	expectCode(() => parseTlvArea(concat(area, Uint8Array.of(0)), 0, false), "E_TLV_OVERRUN", "value past tot");
+	expectCode(() => parseTlvArea(concatBytes(area, Uint8Array.of(0)), 0, false), "E_TLV_OVERRUN", "value past tot");
 	putU16(area, 6, 0xffff);
 	expectCode(() => parseTlvArea(area, 0, false), "E_TLV_OVERRUN", "length 0xffff");
 	// the last of several TLVs overruns
@@ -371,7 +372,7 @@ test("describeTlv: other value kinds", () => {
 test("describeTlv / decodeBootRecord: imgtool's CBOR measured-boot record", () => {
 	const signer = filled(32, 0x11);
 	// {1: "NSPE", 4: "1.2.3", 5: h'11..', 6: "SHA256", 2: h'00..'} (boot_record.py key order)
-	const cbor = concat(
+	const cbor = concatBytes(
 		unhex("a5"),
 		unhex("01 64"), ascii("NSPE"),
 		unhex("04 65"), ascii("1.2.3"),
@@ -384,7 +385,7 @@ test("describeTlv / decodeBootRecord: imgtool's CBOR measured-boot record", () =
 	assert.deepEqual(describeTlv(tlv(0x60, cbor, true)), { bootRecord: expected });
 	assert.deepEqual(decodeBootRecord(unhex("a1 18 2a 19 01 00")), { "42": 256 }, "1- and 2-byte heads");
 	// not a boot record: truncated, trailing bytes, not a map
-	for (const bad of [cbor.subarray(0, cbor.length - 1), concat(cbor, Uint8Array.of(0)), unhex("80"), new Uint8Array(0)]) {
+	for (const bad of [cbor.subarray(0, cbor.length - 1), concatBytes(cbor, Uint8Array.of(0)), unhex("80"), new Uint8Array(0)]) {
 		assert.equal(decodeBootRecord(bad), undefined, hex(bad));
 		assert.deepEqual(describeTlv(tlv(0x60, bad, true)), { bootRecord: hex(bad) });
 	}
@@ -406,7 +407,7 @@ test("splitEciesTlv: ephemeral key | tag | encrypted key lengths for every ECIES
 		assert.equal(parts.ephemeral[0], 0);
 		assert.equal(parts.tag[0], point);
 		assert.equal(parts.encryptedKey[0], point + tagLength);
-		assert.equal(hex(concat(parts.ephemeral, parts.tag, parts.encryptedKey)), hex(value));
+		assert.equal(hex(concatBytes(parts.ephemeral, parts.tag, parts.encryptedKey)), hex(value));
 	}
 	for (const [type, total] of [[0x32, 112], [0x32, 114], [0x32, 97], [0x33, 64], [0x33, 81], [0x33, 112], [0x34, 96], [0x34, 80], [0x34, 129]])
 		expectCode(() => splitEciesTlv({ type, value: new Uint8Array(total) }), "E_ENC_TLV", `${tlvName(type)} ${total}`);
@@ -418,12 +419,3 @@ function ascii(text: string): Uint8Array {
 	return Uint8Array.from(text, (ch) => ch.charCodeAt(0));
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let at = 0;
-	for (const p of parts) {
-		out.set(p, at);
-		at += p.length;
-	}
-	return out;
-}
