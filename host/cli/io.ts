@@ -22,6 +22,12 @@ export function writeOutput(path: string, data: Uint8Array | string, mode?: numb
 	}
 }
 
+/** Writes to the file an -o option names, or to standard output. */
+export function writeResult(outputPath: string | undefined, data: Uint8Array | string): void {
+	if (outputPath) writeOutput(outputPath, data);
+	else process.stdout.write(data);
+}
+
 export function printJson(value: unknown): void {
 	process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }

@@ -5,7 +5,7 @@ import {
 } from "sealdrop/image";
 import { parseInteger, type CommandSpec } from "../args.js";
 import { checkImage, type CheckResult } from "../check.js";
-import { printJson, readInput, writeOutput } from "../io.js";
+import { printJson, readInput, writeOutput, writeResult } from "../io.js";
 import { loadKey } from "../keys.js";
 
 const FORMAT = { long: "format", short: "f", choices: ["human", "json"], help: "output format (default human)" } as const;
@@ -129,9 +129,7 @@ export const dumpinfo: CommandSpec = {
 			}
 			out = lines.join("\n") + "\n";
 		}
-		const target = args.get("output");
-		if (target) writeOutput(target, out);
-		else process.stdout.write(out);
+		writeResult(args.get("output"), out);
 		return 0;
 	},
 };

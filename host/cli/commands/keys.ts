@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { fail } from "sealdrop/image";
 import type { CommandSpec } from "../args.js";
-import { writeOutput } from "../io.js";
+import { writeOutput, writeResult } from "../io.js";
 import { encodePublicKey, generateKey, KEY_KINDS, loadKey, privateKeyPem, PUBLIC_ENCODINGS, type KeyKind, type PublicEncoding } from "../keys.js";
 
 export const keygen: CommandSpec = {
@@ -52,9 +52,7 @@ export const getpub: CommandSpec = {
 		const lang = args.get("lang");
 		const encoding = (args.get("encoding") ?? (lang ? `lang-${lang}` : "lang-c")) as PublicEncoding;
 		const out = encodePublicKey(key, encoding, args.get("name-suffix") ?? "");
-		const file = args.get("output");
-		if (file) writeOutput(file, out);
-		else process.stdout.write(out);
+		writeResult(args.get("output"), out);
 		return 0;
 	},
 };
