@@ -132,11 +132,14 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: n
 			if (inFlight === 0) stop();
 		});
 		worker.on("error", reject);
+		worker.on("exit", () => {
+			if (inFlight > 0) reject(new SealdropError("E_IO", "a sealing worker thread stopped before it finished"));
+		});
 		send();
 		send();
-		if (inFlight === 0) stop(); // the other workers took all the batches
 	});
-	await Promise.all(Array.from({ length: Math.min(jobs, Math.ceil(devices.length / batch)) }, runWorker));
+	// no more workers than there are pairs of batches, so each starts with work
+	await Promise.all(Array.from({ length: Math.min(jobs, Math.ceil(devices.length / (2 * batch))) }, runWorker));
 }
 
 const ENC_NAMES: Record<number, string> = { 0x30: "ENC_RSA2048", 0x32: "ENC_EC256", 0x33: "ENC_X25519", 0x34: "ENC_X25519_SHA512" };

@@ -1,7 +1,7 @@
 /**
  * Fleet sealing on worker threads: every device gets exactly one ENC TLV that opens, with its own
- * key, to the run's AES key, whatever the split of batches over workers (including workers that
- * get no batch at all, which once left sealing waiting forever).
+ * key, to the run's AES key, whatever the split of batches over workers (uneven splits once left
+ * a worker with no batch, and sealing waiting forever).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
