@@ -188,6 +188,9 @@ let p256: crypto.ECDH | undefined;
  * key: P-256 through one reused ECDH object (generateKeys() replaces its key pair), which
  * avoids most of the per-key object cost when sealing for a fleet.
  */
+/** PKCS #8 OneAsymmetricKey header for a raw X25519 private key (RFC 8410 §7). */
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+
 export function eciesWrap(kind: Exclude<EncKind, "rsa2048">, devicePoint: Uint8Array, aesKey: Uint8Array): Buffer {
 	let ephemeral: Buffer, shared: Buffer;
 	try {
@@ -196,10 +199,13 @@ export function eciesWrap(kind: Exclude<EncKind, "rsa2048">, devicePoint: Uint8A
 			ephemeral = p256.generateKeys(); // uncompressed 04‖X‖Y
 			shared = p256.computeSecret(devicePoint);
 		} else {
-			const pair = crypto.generateKeyPairSync("x25519");
-			ephemeral = Buffer.from(pair.publicKey.export({ format: "jwk" }).x!, "base64url");
+			// Not generateKeyPairSync: under GC pressure in a worker thread, Node 20 can deadlock
+			// destroying its key-generation jobs (seen in fleet sealing). Any 32 random bytes are an
+			// X25519 private key (RFC 7748 §5 clamps them), so the key is built from them instead.
+			const privateKey = crypto.createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, crypto.randomBytes(32)]), format: "der", type: "pkcs8" });
+			ephemeral = Buffer.from(crypto.createPublicKey(privateKey).export({ format: "jwk" }).x!, "base64url");
 			const device = crypto.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(devicePoint).toString("base64url") }, format: "jwk" });
-			shared = crypto.diffieHellman({ privateKey: pair.privateKey, publicKey: device });
+			shared = crypto.diffieHellman({ privateKey, publicKey: device });
 		}
 	} catch {
 		fail("E_KEY_FORMAT", "the device public key is not a valid point on its curve");
