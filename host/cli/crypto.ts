@@ -188,8 +188,7 @@ let p256: crypto.ECDH | undefined;
  * key: P-256 through one reused ECDH object (generateKeys() replaces its key pair), which
  * avoids most of the per-key object cost when sealing for a fleet.
  */
-/** PKCS #8 OneAsymmetricKey header for a raw X25519 private key (RFC 8410 §7). */
-const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+const X25519_JWK_PLACEHOLDER = "A".repeat(43);
 
 export function eciesWrap(kind: Exclude<EncKind, "rsa2048">, devicePoint: Uint8Array, aesKey: Uint8Array): Buffer {
 	let ephemeral: Buffer, shared: Buffer;
@@ -201,8 +200,10 @@ export function eciesWrap(kind: Exclude<EncKind, "rsa2048">, devicePoint: Uint8A
 		} else {
 			// Not generateKeyPairSync: under GC pressure in a worker thread, Node 20 can deadlock
 			// destroying its key-generation jobs (seen in fleet sealing). Any 32 random bytes are an
-			// X25519 private key (RFC 7748 §5 clamps them), so the key is built from them instead.
-			const privateKey = crypto.createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, crypto.randomBytes(32)]), format: "der", type: "pkcs8" });
+			// X25519 private key (RFC 7748 §5 clamps them), so the key is built from them instead,
+			// through JWK (PKCS #8 DER import costs ~10x more). OpenSSL imports `d` alone and
+			// derives the public key itself; `x` only has to be present.
+			const privateKey = crypto.createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: crypto.randomBytes(32).toString("base64url"), x: X25519_JWK_PLACEHOLDER }, format: "jwk" });
 			ephemeral = Buffer.from(crypto.createPublicKey(privateKey).export({ format: "jwk" }).x!, "base64url");
 			const device = crypto.createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(devicePoint).toString("base64url") }, format: "jwk" });
 			shared = crypto.diffieHellman({ privateKey, publicKey: device });
