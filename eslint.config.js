@@ -21,7 +21,12 @@ export default tseslint.config(
 		},
 	},
 	{
-		files: ["scripts/**/*.mjs", "bin/**/*.js", "eslint.config.js"],
+		// native module shims: Moddable's Native()/native() reach the C half
+		files: ["native/**/*.js"],
+		languageOptions: { globals: { Native: "readonly", native: "readonly" } },
+	},
+	{
+		files: ["scripts/**/*.mjs", "host/**/*.mjs", "bin/**/*.js", "eslint.config.js"],
 		languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
 	},
 );

@@ -1,8 +1,11 @@
-// Sets up what a fresh clone lacks, and only that: npm dependencies, then the TypeScript build
-// (build/js), redone when a source is newer than the last build. `npm test` and `npm start` run
-// it first. `--force` rebuilds regardless.
+// Sets up what a fresh clone lacks, and only that: npm dependencies, the TypeScript build
+// (build/js, redone when a source is newer than the last build), mbedTLS's headers (apt-get when
+// root), the Linux XS host in its release and debug flavours (make decides what is stale), and
+// its module map. `npm test` and `npm start` run it first. `--force` rebuilds regardless;
+// `--flavor asan` also builds the sanitizer flavour.
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -47,9 +50,54 @@ if (!existsSync(installed) || newest(join(root, "package-lock.json")) > newest(i
 
 // TypeScript → build/js
 const stamp = join(root, "build", "js", ".stamp");
-const sources = Math.max(...["modules", "host", "test", "bench", "tsconfig.json", "package.json"].map((p) => newest(join(root, p))));
+const sources = Math.max(...["modules", "native", "host", "test", "bench", "tsconfig.json", "package.json"].map((p) => newest(join(root, p))));
 if (force || newest(stamp) < sources) {
 	console.error("setup: compiling TypeScript");
 	run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."]);
 	writeFileSync(stamp, new Date().toISOString() + "\n");
 }
+
+// The Linux XS host: a C compiler, make, and mbedTLS 2.28's PSA Crypto headers (Debian's libmbedtls-dev).
+function has(cmd) {
+	try {
+		execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+		return true;
+	} catch {
+		return false;
+	}
+}
+for (const tool of ["cc", "make"]) {
+	if (!has(tool)) fail(`the XS host needs \`${tool}\`: run \`sudo apt-get install -y build-essential\` (Debian/Ubuntu)`);
+}
+if (!existsSync("/usr/include/psa/crypto.h")) {
+	if (process.getuid?.() === 0 && has("apt-get")) {
+		console.error("setup: installing libmbedtls-dev (PSA Crypto for the native modules)");
+		const apt = (args) => execFileSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+		try {
+			apt(["install", "-y", "-q", "libmbedtls-dev"]);
+		} catch {
+			try {
+				apt(["update", "-q"]);
+				apt(["install", "-y", "-q", "libmbedtls-dev"]);
+			} catch {
+				fail("`apt-get install -y libmbedtls-dev` failed; install it, then run this again");
+			}
+		}
+	} else {
+		fail("the native modules need mbedTLS's PSA Crypto headers: run `sudo apt-get install -y libmbedtls-dev`, then this again");
+	}
+}
+const flavors = ["release", "debug"];
+const flavorArg = process.argv.indexOf("--flavor");
+if (flavorArg > 0) flavors.push(process.argv[flavorArg + 1]);
+if (force) rmSync(join(root, "build", "xs"), { recursive: true, force: true });
+for (const flavor of flavors) {
+	const binary = join(root, "build", "xs", flavor, "sealdrop-xs");
+	if (!existsSync(binary)) console.error(`setup: building the XS host (${flavor})`);
+	try {
+		execFileSync("make", ["-s", "-C", join(root, "host", "xs"), `-j${availableParallelism()}`, `FLAVOR=${flavor}`], { stdio: ["ignore", "ignore", "inherit"] });
+	} catch {
+		fail(`building the XS host (${flavor}) failed; the compiler's messages are above`);
+	}
+}
+run(process.execPath, [join(root, "scripts", "xs-module-map.mjs")]);

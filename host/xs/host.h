@@ -1,0 +1,34 @@
+/* Shared between the parts of the Linux XS host (host/xs/). */
+#ifndef SEALDROP_HOST_H
+#define SEALDROP_HOST_H
+
+#include <stddef.h>
+#include "xs.h"
+
+typedef struct {
+	size_t chunksCurrent, chunksPeak; /* bytes of chunk memory (strings, buffers, closures) */
+	size_t slotsCurrent, slotsPeak;   /* bytes of slots in use */
+	size_t slotSize;
+} HostMemory;
+
+/* platform.c */
+const char* hostXsVersion(void);
+void hostInitialize(void);
+void hostTerminate(void);
+int hostLoadModuleMap(const char* file);
+void hostMemory(xsMachine* the, HostMemory* memory);
+void hostResetPeaks(xsMachine* the);
+void hostRunPromiseJobs(xsMachine* the);
+void hostCheckRejections(xsMachine* the);
+
+/* main.c */
+void hostReportError(xsMachine* the, xsSlot* error, const char* what);
+void hostExit(xsMachine* the, int status);
+int hostArgc(void);
+const char* hostArgv(int i);
+
+/* uart.c: the device's console UART on stdin/stdout */
+int hostUartPollFd(xsMachine* the);   /* -1 when nobody reads the UART */
+void hostUartReadable(xsMachine* the);
+
+#endif

@@ -1,0 +1,49 @@
+/**
+ * `sealdrop/xs-host`: services of the Linux XS host itself (host/xs/main.c) for tests and
+ * benchmarks. Device code never imports it; it does not exist on a board.
+ */
+
+/** Memory figures of the XS machine, in bytes (slots are XS's fixed-size values). */
+export interface XsMemory {
+	chunksCurrent: number;
+	chunksPeak: number;
+	slotsCurrent: number;
+	slotsPeak: number;
+	slotSize: number;
+}
+
+/** The entry module's path followed by its arguments. */
+export const argv = native("xs_host_argv").call(undefined) as string[];
+
+/** Ends the program with this exit code once the current job returns. */
+export function exit(code: number): void {
+	native("xs_host_exit").call(undefined, code);
+}
+
+export function memory(): XsMemory {
+	return native("xs_host_memory").call(undefined) as XsMemory;
+}
+
+/** Restarts the peak figures from the current use. */
+export function resetPeaks(): void {
+	native("xs_host_resetPeaks").call(undefined);
+}
+
+/** Collects garbage now; gc(false) suspends collection (allocation then shows in the figures), gc(true) resumes it. */
+export function gc(enable?: boolean): void {
+	if (enable === undefined) native("xs_host_gc").call(undefined);
+	else native("xs_host_gc").call(undefined, enable);
+}
+
+/** Monotonic milliseconds. */
+export function now(): number {
+	return native("xs_host_now").call(undefined) as number;
+}
+
+export function readFile(path: string): Uint8Array {
+	return new Uint8Array(native("xs_host_readFile").call(undefined, path) as ArrayBuffer);
+}
+
+export function writeFile(path: string, data: Uint8Array): void {
+	native("xs_host_writeFile").call(undefined, path, data.slice().buffer);
+}

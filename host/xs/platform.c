@@ -1,0 +1,266 @@
+/*
+ * The XS platform functions of the Linux host that need the engine's internals (xsAll.h):
+ * module resolution through the specifier map, module loading (with tsc's external source maps
+ * in the debug build), the promise-job flag, aborts, and the memory figures benchmarks read.
+ */
+#include "xsAll.h"
+#include "xsScript.h"
+#include "host.h"
+
+#include <limits.h>
+
+/* Module map: "specifier<TAB>absolute path" per line, written by scripts/xs-module-map.mjs. */
+typedef struct {
+	char* specifier;
+	char* path;
+} MapEntry;
+
+static MapEntry* gMap = NULL;
+static size_t gMapCount = 0;
+
+int hostLoadModuleMap(const char* file)
+{
+	FILE* f = fopen(file, "r");
+	if (!f)
+		return -1;
+	char line[2 * PATH_MAX];
+	size_t capacity = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char* tab = strchr(line, '\t');
+		char* end = strchr(line, '\n');
+		if (!tab || !end)
+			continue;
+		*tab = 0;
+		*end = 0;
+		if (gMapCount == capacity) {
+			capacity = capacity ? 2 * capacity : 64;
+			MapEntry* grown = realloc(gMap, capacity * sizeof(MapEntry));
+			if (!grown) {
+				fclose(f);
+				return -1;
+			}
+			gMap = grown;
+		}
+		gMap[gMapCount].specifier = strdup(line);
+		gMap[gMapCount].path = strdup(tab + 1);
+		gMapCount++;
+	}
+	fclose(f);
+	return 0;
+}
+
+static const char* lookupSpecifier(const char* specifier)
+{
+	for (size_t i = 0; i < gMapCount; i++) {
+		if (!strcmp(gMap[i].specifier, specifier))
+			return gMap[i].path;
+	}
+	return NULL;
+}
+
+/* Joins a relative specifier ("./x.js", "../../y.js") to the directory of the importing file. */
+static int joinRelative(char* out, size_t size, const char* referrer, const char* specifier)
+{
+	char buffer[PATH_MAX];
+	if (strlen(referrer) >= sizeof(buffer))
+		return -1;
+	strcpy(buffer, referrer);
+	char* slash = strrchr(buffer, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	while (1) {
+		if (!strncmp(specifier, "./", 2))
+			specifier += 2;
+		else if (!strncmp(specifier, "../", 3)) {
+			specifier += 3;
+			slash = strrchr(buffer, '/');
+			if (!slash)
+				return -1;
+			*slash = 0;
+		}
+		else
+			break;
+	}
+	if (snprintf(out, size, "%s/%s", buffer, specifier) >= (int)size)
+		return -1;
+	return 0;
+}
+
+txID fxFindModule(txMachine* the, txSlot* realm, txID moduleID, txSlot* slot)
+{
+	char name[PATH_MAX];
+	char path[PATH_MAX];
+	char real[PATH_MAX];
+	fxToStringBuffer(the, slot, name, sizeof(name));
+	if (!strncmp(name, "./", 2) || !strncmp(name, "../", 3)) {
+		if (moduleID == XS_NO_ID)
+			return XS_NO_ID;
+		if (joinRelative(path, sizeof(path), fxGetKeyName(the, moduleID), name))
+			return XS_NO_ID;
+	}
+	else if (name[0] == '/')
+		strcpy(path, name);
+	else {
+		const char* mapped = lookupSpecifier(name);
+		if (!mapped)
+			return XS_NO_ID;
+		if (strlen(mapped) >= sizeof(path))
+			return XS_NO_ID;
+		strcpy(path, mapped);
+	}
+	if (!realpath(path, real))
+		return XS_NO_ID;
+	return fxNewNameC(the, real);
+}
+
+static txScript* loadScript(txMachine* the, txString path, txUnsigned flags)
+{
+	txParser _parser;
+	txParser* parser = &_parser;
+	txParserJump jump;
+	FILE* volatile file = NULL; /* both live across the parser's setjmp */
+	txString name = NULL;
+	char map[PATH_MAX];
+	txScript* volatile script = NULL;
+	fxInitializeParser(parser, the, the->parserBufferSize, the->parserTableModulo);
+	parser->firstJump = &jump;
+	file = fopen(path, "r");
+	if (c_setjmp(jump.jmp_buf) == 0) {
+		mxParserThrowElse(file);
+		parser->path = fxNewParserSymbol(parser, path);
+		fxParserTree(parser, file, (txGetter)fgetc, flags, &name);
+		fclose(file);
+		file = NULL;
+#ifdef mxDebug
+		/* Follow tsc's external source map so stacks and errors name the .ts file and line. */
+		if (name && realpath(fxCombinePath(parser, path, name), map)) {
+			file = fopen(map, "r");
+			if (file) {
+				parser->path = fxNewParserSymbol(parser, map);
+				fxParserSourceMap(parser, file, (txGetter)fgetc, flags, &name);
+				fclose(file);
+				file = NULL;
+				if ((parser->errorCount == 0) && name && realpath(fxCombinePath(parser, map, name), map))
+					parser->path = fxNewParserSymbol(parser, map);
+			}
+		}
+#else
+		(void)map;
+#endif
+		fxParserHoist(parser);
+		fxParserBind(parser);
+		script = fxParserCode(parser);
+	}
+	if (file)
+		fclose(file);
+	fxTerminateParser(parser);
+	return script;
+}
+
+void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
+{
+#ifdef mxDebug
+	txUnsigned flags = mxDebugFlag;
+#else
+	txUnsigned flags = 0;
+#endif
+	char path[PATH_MAX];
+	c_strncpy(path, fxGetKeyName(the, moduleID), sizeof(path) - 1);
+	path[sizeof(path) - 1] = 0;
+	txScript* script = loadScript(the, path, flags);
+	if (script)
+		fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
+}
+
+void fxQueuePromiseJobs(txMachine* the)
+{
+	the->promiseJobs = 1;
+}
+
+void fxAbort(txMachine* the, int status)
+{
+	if (the->exitStatus)
+		return; /* already stopping: the host unwinds to main */
+	const char* why = NULL;
+	switch (status) {
+	case XS_UNHANDLED_EXCEPTION_EXIT:
+	case XS_UNHANDLED_REJECTION_EXIT: {
+		txSlot error = mxException;
+		mxException = mxUndefined;
+		the->exitStatus = 1;
+		hostReportError(the, (xsSlot*)&error, status == XS_UNHANDLED_REJECTION_EXIT ? "unhandled rejection" : "uncaught exception");
+		break;
+	}
+	case XS_STACK_OVERFLOW_EXIT: why = "stack overflow"; break;
+	case XS_NOT_ENOUGH_MEMORY_EXIT: why = "memory full"; break;
+	case XS_NO_MORE_KEYS_EXIT: why = "not enough keys"; break;
+	case XS_TOO_MUCH_COMPUTATION_EXIT: why = "too much computation"; break;
+	default: why = "fatal error"; break;
+	}
+	if (why) {
+		fprintf(stderr, "sealdrop-xs: %s\n", why);
+		the->exitStatus = 2;
+	}
+	fxExitToHost(the);
+}
+
+/* Promise jobs and the unhandled-rejection check run inside a jump frame of their own, so an
+   abort (which unwinds to the outermost frame) lands here rather than outside the engine. */
+void hostRunPromiseJobs(txMachine* the)
+{
+	fxBeginHost(the);
+	mxTry(the) {
+		while (the->promiseJobs && !the->exitStatus) {
+			the->promiseJobs = 0;
+			fxRunPromiseJobs(the);
+		}
+		fxEndJob(the);
+	}
+	mxCatch(the) {
+	}
+	fxEndHost(the);
+}
+
+void hostCheckRejections(txMachine* the)
+{
+	fxBeginHost(the);
+	mxTry(the) {
+		fxCheckUnhandledRejections(the, 1);
+	}
+	mxCatch(the) {
+	}
+	fxEndHost(the);
+}
+
+void hostMemory(txMachine* the, HostMemory* memory)
+{
+	memory->chunksCurrent = the->currentChunksSize;
+	memory->chunksPeak = the->peakChunksSize;
+	memory->slotsCurrent = (size_t)the->currentHeapCount * sizeof(txSlot);
+	memory->slotsPeak = (size_t)the->peakHeapCount * sizeof(txSlot);
+	memory->slotSize = sizeof(txSlot);
+}
+
+void hostResetPeaks(txMachine* the)
+{
+	the->peakChunksSize = the->currentChunksSize;
+	the->peakHeapCount = the->currentHeapCount;
+}
+
+const char* hostXsVersion(void)
+{
+	static char version[16];
+	snprintf(version, sizeof(version), "%d.%d.%d", XS_MAJOR_VERSION, XS_MINOR_VERSION, XS_PATCH_VERSION);
+	return version;
+}
+
+void hostInitialize(void)
+{
+	fxInitializeSharedCluster();
+}
+
+void hostTerminate(void)
+{
+	fxTerminateSharedCluster();
+}

@@ -1,0 +1,75 @@
+// Writes build/xs/modules.map, the Linux XS host's answer to "where is module X": one line
+// "specifier<TAB>absolute path" per module. Sources, as mcconfig would see them:
+// - manifest.json "modules" (TypeScript compiled into build/js, native shims as they are);
+// - the host's own modules (sealdrop/xs-host, embedded:io/serial);
+// - npm packages that device code and device-side tests import (@noble/*), resolved as Node
+//   resolves them, following their imports.
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const js = join(root, "build", "js");
+const map = new Map();
+
+// A manifest path names a module without extension: our .js shim, else compiled TypeScript.
+function locate(modulePath) {
+	const source = resolve(root, modulePath);
+	if (existsSync(source + ".js")) return source + ".js";
+	const compiled = join(js, source.slice(root.length) + ".js");
+	return existsSync(compiled) ? compiled : undefined;
+}
+
+const manifest = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));
+for (const [specifier, modulePath] of Object.entries(manifest.modules ?? {})) {
+	if (specifier === "*" || typeof modulePath !== "string") continue;
+	if (specifier.endsWith("/*")) {
+		const dir = resolve(root, modulePath.slice(0, -2));
+		for (const name of readdirSync(dir)) {
+			const base = name.replace(/\.(ts|js)$/, "");
+			if (name.endsWith(".d.ts") || base === name) continue;
+			const file = locate(join(modulePath.slice(0, -2), base));
+			if (file) map.set(specifier.slice(0, -1) + base, file);
+		}
+	} else {
+		const file = locate(modulePath);
+		if (file) map.set(specifier, file);
+	}
+}
+map.set("sealdrop/xs-host", join(js, "host", "xs", "host.js"));
+map.set("embedded:io/serial", join(js, "host", "xs", "serial.js"));
+
+// Bare specifiers imported by code that runs on XS, resolved the way Node resolves them.
+const roots = [join(js, "modules"), join(js, "host", "xs"), join(js, "test", "xs"), join(js, "test", "device"), join(js, "bench", "xs"), join(js, "test", "harness.js"), join(js, "test", "xs-runner.js"), join(root, "native")];
+const IMPORT = /(?:^|[;\s])(?:import|export)\s*(?:[\w*{}\s,$]*\s*from\s*)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const builtins = new Set(builtinModules);
+const seen = new Set();
+
+function walk(file) {
+	if (seen.has(file) || !existsSync(file)) return;
+	seen.add(file);
+	if (statSync(file).isDirectory()) {
+		for (const name of readdirSync(file)) if (name.endsWith(".js") || statSync(join(file, name)).isDirectory()) walk(join(file, name));
+		return;
+	}
+	const text = readFileSync(file, "utf8");
+	for (const match of text.matchAll(IMPORT)) {
+		const specifier = match[1] ?? match[2];
+		if (specifier.startsWith(".")) walk(resolve(dirname(file), specifier));
+		else if (!specifier.startsWith("node:") && !builtins.has(specifier) && !map.has(specifier) && !specifier.includes(":")) {
+			let resolved;
+			try {
+				resolved = fileURLToPath(import.meta.resolve(specifier));
+			} catch {
+				continue; // a package device code does not actually use on XS; the host reports it if it does
+			}
+			map.set(specifier, resolved);
+			walk(resolved);
+		}
+	}
+}
+roots.forEach(walk);
+
+mkdirSync(join(root, "build", "xs"), { recursive: true });
+writeFileSync(join(root, "build", "xs", "modules.map"), [...map].map(([s, f]) => `${s}\t${f}\n`).join(""));
