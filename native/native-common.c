@@ -1,0 +1,73 @@
+/* Helpers shared by the native modules: PSA start-up, errors, buffers, zeroization. */
+#include "sealdrop-native.h"
+
+void sealdropPsaInit(xsMachine* the)
+{
+	static int started = 0;
+	if (started)
+		return;
+	psa_status_t status = psa_crypto_init();
+	if (PSA_SUCCESS != status)
+		sealdropPsaThrow(the, "psa_crypto_init", status);
+	started = 1;
+}
+
+const char* sealdropPsaStatusName(psa_status_t status)
+{
+	switch (status) {
+	case PSA_SUCCESS: return "PSA_SUCCESS";
+	case PSA_ERROR_GENERIC_ERROR: return "PSA_ERROR_GENERIC_ERROR";
+	case PSA_ERROR_NOT_SUPPORTED: return "PSA_ERROR_NOT_SUPPORTED";
+	case PSA_ERROR_NOT_PERMITTED: return "PSA_ERROR_NOT_PERMITTED";
+	case PSA_ERROR_BUFFER_TOO_SMALL: return "PSA_ERROR_BUFFER_TOO_SMALL";
+	case PSA_ERROR_ALREADY_EXISTS: return "PSA_ERROR_ALREADY_EXISTS";
+	case PSA_ERROR_DOES_NOT_EXIST: return "PSA_ERROR_DOES_NOT_EXIST";
+	case PSA_ERROR_BAD_STATE: return "PSA_ERROR_BAD_STATE";
+	case PSA_ERROR_INVALID_ARGUMENT: return "PSA_ERROR_INVALID_ARGUMENT";
+	case PSA_ERROR_INSUFFICIENT_MEMORY: return "PSA_ERROR_INSUFFICIENT_MEMORY";
+	case PSA_ERROR_INSUFFICIENT_STORAGE: return "PSA_ERROR_INSUFFICIENT_STORAGE";
+	case PSA_ERROR_COMMUNICATION_FAILURE: return "PSA_ERROR_COMMUNICATION_FAILURE";
+	case PSA_ERROR_STORAGE_FAILURE: return "PSA_ERROR_STORAGE_FAILURE";
+	case PSA_ERROR_HARDWARE_FAILURE: return "PSA_ERROR_HARDWARE_FAILURE";
+	case PSA_ERROR_CORRUPTION_DETECTED: return "PSA_ERROR_CORRUPTION_DETECTED";
+	case PSA_ERROR_INSUFFICIENT_ENTROPY: return "PSA_ERROR_INSUFFICIENT_ENTROPY";
+	case PSA_ERROR_INVALID_SIGNATURE: return "PSA_ERROR_INVALID_SIGNATURE";
+	case PSA_ERROR_INVALID_PADDING: return "PSA_ERROR_INVALID_PADDING";
+	case PSA_ERROR_INSUFFICIENT_DATA: return "PSA_ERROR_INSUFFICIENT_DATA";
+	case PSA_ERROR_INVALID_HANDLE: return "PSA_ERROR_INVALID_HANDLE";
+	default: return "PSA_ERROR_UNKNOWN";
+	}
+}
+
+void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status)
+{
+	xsUnknownError("%s: %s (%d)", what, sealdropPsaStatusName(status), (int)status);
+}
+
+void sealdropZeroize(void* data, size_t size)
+{
+	volatile uint8_t* p = data;
+	while (size--)
+		*p++ = 0;
+}
+
+void sealdropGetBytes(xsMachine* the, xsSlot* slot, const uint8_t** data, size_t* size)
+{
+	void* pointer;
+	xsUnsignedValue length;
+	/* host buffers are refused: XS would take another host object's C data for bytes */
+	if (xsReferenceType != xsmcTypeOf(*slot) || xsBufferRelocatable != xsmcGetBufferReadable(*slot, &pointer, &length))
+		xsTypeError("expected an ArrayBuffer, Uint8Array or DataView");
+	*data = pointer;
+	*size = length;
+}
+
+void sealdropGetWritableBytes(xsMachine* the, xsSlot* slot, uint8_t** data, size_t* size)
+{
+	void* pointer;
+	xsUnsignedValue length;
+	if (xsReferenceType != xsmcTypeOf(*slot) || xsBufferRelocatable != xsmcGetBufferWritable(*slot, &pointer, &length))
+		xsTypeError("expected an ArrayBuffer, Uint8Array or DataView");
+	*data = pointer;
+	*size = length;
+}

@@ -1,0 +1,59 @@
+/*
+ * Shared by Sealdrop's native modules (XS host objects written against the PSA Crypto API).
+ * The same sources build with mcconfig on the boards and into the Linux XS host (host/xs).
+ */
+#ifndef SEALDROP_NATIVE_H
+#define SEALDROP_NATIVE_H
+
+#include "xsmc.h"
+#include "xsHost.h"
+#include <psa/crypto.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef kPocoRotation
+	/* Moddable SDK build: xsID_ values come from the generated header */
+	#include "mc.xs.h"
+#else
+	#define xsID_path xsID("path")
+	#define xsID_size xsID("size")
+	#define xsID_blockLength xsID("blockLength")
+	#define xsID_blocks xsID("blocks")
+	#define xsID_writeAlign xsID("writeAlign")
+	#define xsID_eraseValue xsID("eraseValue")
+	#define xsID_mode xsID("mode")
+	#define xsID_key xsID("key")
+	#define xsID_counter xsID("counter")
+	#define xsID_slot xsID("slot")
+	#define xsID_kind xsID("kind")
+#endif
+
+/* psa_crypto_init() once; throws if the platform's crypto cannot start. */
+void sealdropPsaInit(xsMachine* the);
+
+/* Throws an Error naming the operation and PSA's status ("unwrap: PSA_ERROR_INVALID_SIGNATURE"). */
+void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status) XS_FUNCTION_NORETURN;
+
+/* Name of a PSA status code, for messages. */
+const char* sealdropPsaStatusName(psa_status_t status);
+
+/* Zeroes memory that held secrets in a way the compiler may not elide. */
+void sealdropZeroize(void* data, size_t size);
+
+/* Readable bytes of an ArrayBuffer, typed array or DataView argument; throws TypeError otherwise.
+   The pointer is valid until the next call that may allocate in the XS heap. */
+void sealdropGetBytes(xsMachine* the, xsSlot* slot, const uint8_t** data, size_t* size);
+void sealdropGetWritableBytes(xsMachine* the, xsSlot* slot, uint8_t** data, size_t* size);
+
+/* Platform entropy (native/<platform>/entropy-<platform>.c): fills `data`, 0 on success. */
+int sealdropEntropyPlatformFill(uint8_t* data, size_t size);
+
+/* Health-checked entropy (native/entropy.c): repetition-count and adaptive-proportion tests of
+   NIST SP 800-90B §4.4 over the raw output; returns 0, or a negative code with *why set. */
+int sealdropEntropyFill(uint8_t* data, size_t size, const char** why);
+
+
+/* Gives an AesCtr object (native/aes-ctr.c) a PSA key it then owns, with a zero initial counter. */
+void sealdropAesCtrAdopt(xsMachine* the, xsSlot* aesCtr, psa_key_id_t key);
+
+#endif
