@@ -1,13 +1,16 @@
-// `npm test`: type-check and build (scripts/setup.mjs ran just before), lint, then every test.
+// `npm test`: type-check and build (scripts/setup.mjs ran just before), lint, the Node tests,
+// then the device-side tests on the Linux XS host (release build, then under ASan/UBSan).
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-function step(title, cmd, args) {
+function step(title, cmd, args, env = {}) {
 	console.error(`\n== ${title}`);
-	const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+	const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", env: { ...process.env, ...env } });
 	if (r.status !== 0) {
 		console.error(`\n${title} failed`);
 		process.exit(r.status || 1);
@@ -16,4 +19,27 @@ function step(title, cmd, args) {
 
 step("type-check", process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", ".", "--noEmit"]);
 step("lint", process.execPath, [join(root, "node_modules", "eslint", "bin", "eslint.js"), "."]);
-step("unit and interop tests (Node)", process.execPath, ["--test", "--test-reporter=spec", "build/js/test/"]);
+step("unit, interop and device-side tests (Node)", process.execPath, ["--test", "--test-reporter=spec", "build/js/test/unit/", "build/js/test/device/"]);
+
+// Device-side tests on XS. Some need a process of their own: the restart check reopens the
+// state folder of the first run, and a bad entropy source is chosen per process.
+const js = (dir) => readdirSync(join(root, "build", "js", "test", dir)).filter((f) => f.endsWith(".test.js")).map((f) => join(root, "build", "js", "test", dir, f));
+const own = { restart: "device-key-restart.test.js", badEntropy: "entropy-bad.test.js" };
+const shared = [...js("device"), ...js("xs").filter((f) => !Object.values(own).some((o) => f.endsWith(o)))];
+const runner = join(root, "build", "js", "test", "xs-runner.js");
+
+function xsSuite(flavor) {
+	const binary = join(root, "build", "xs", flavor, "sealdrop-xs");
+	const state = mkdtempSync(join(tmpdir(), `sealdrop-xs-${flavor}-`));
+	const env = { SEALDROP_FLASH: join(state, "flash.bin"), SEALDROP_LAYOUT: join(root, "boards", "sim", "layout.json"), ASAN_OPTIONS: "detect_leaks=0", UBSAN_OPTIONS: "print_stacktrace=1" };
+	try {
+		step(`device-side tests on XS (${flavor})`, binary, ["--state", state, runner, ...shared], env);
+		step(`device key survives a restart on XS (${flavor})`, binary, ["--state", state, runner, join(root, "build", "js", "test", "xs", own.restart)], env);
+		step(`entropy health checks refuse a stuck source on XS (${flavor})`, binary, ["--state", state, runner, join(root, "build", "js", "test", "xs", own.badEntropy)], { ...env, SEALDROP_ENTROPY: "zero" });
+	} finally {
+		rmSync(state, { recursive: true, force: true });
+	}
+}
+xsSuite("release");
+step("XS host with AddressSanitizer and UndefinedBehaviorSanitizer (build)", process.execPath, [join(root, "scripts", "setup.mjs"), "--flavor", "asan"]);
+xsSuite("asan");

@@ -1,0 +1,58 @@
+/** Sha256 (native/sha256.c) on XS: FIPS 180-4 examples, streaming splits, @noble/hashes agreement. */
+import Sha256 from "sealdrop/native/sha256";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { bytesEqual, equal, fromHex, test, throws } from "../harness.js";
+
+const ascii = (s: string) => new TextEncoder().encode(s);
+const once = (data: Uint8Array) => {
+	const h = new Sha256();
+	h.update(data);
+	return new Uint8Array(h.digest());
+};
+
+// FIPS 180-4 / NIST CSRC "SHA256.pdf" examples
+test("sha256: NIST examples", () => {
+	bytesEqual(once(ascii("abc")), fromHex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	bytesEqual(once(new Uint8Array(0)), fromHex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	bytesEqual(once(ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")), fromHex("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+	const h = new Sha256();
+	const a = new Uint8Array(1000).fill(0x61);
+	for (let i = 0; i < 1000; i++) h.update(a);
+	bytesEqual(new Uint8Array(h.digest()), fromHex("cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"), "one million 'a'");
+});
+
+test("sha256: any split of the input gives the same digest as @noble/hashes", () => {
+	const data = new Uint8Array(10_000).map((_, i) => (i * 131 + 7) & 0xff);
+	const expected = nobleSha256(data);
+	for (const chunk of [1, 3, 63, 64, 65, 1000, 4096, 10_000]) {
+		const h = new Sha256();
+		for (let i = 0; i < data.length; i += chunk) h.update(data.subarray(i, i + chunk));
+		bytesEqual(new Uint8Array(h.digest()), expected, `chunks of ${chunk}`);
+	}
+});
+
+test("sha256: digest into a caller's buffer, then the object starts over", () => {
+	const h = new Sha256();
+	h.update(ascii("abc"));
+	const out = new Uint8Array(40);
+	equal(h.digest(out), out);
+	bytesEqual(out.subarray(0, 32), fromHex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+	bytesEqual(new Uint8Array(h.digest()), fromHex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+	h.update(ascii("x"));
+	h.reset();
+	h.update(ascii("abc"));
+	bytesEqual(new Uint8Array(h.digest()), fromHex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "after reset");
+});
+
+test("sha256: bad input throws, closed objects refuse work", () => {
+	const h = new Sha256();
+	throws(() => h.update("abc" as never), { type: TypeError });
+	throws(() => h.update(new Uint32Array(2) as never), { type: TypeError });
+	throws(() => h.update(undefined as never));
+	throws(() => h.digest(new Uint8Array(31)), { type: RangeError });
+	h.close();
+	h.close();
+	throws(() => h.update(new Uint8Array(1)));
+	throws(() => h.digest());
+	throws(() => Sha256.prototype.update.call({}, new Uint8Array(1)));
+});
