@@ -247,16 +247,26 @@ static void* findNative(xsMachine* the, const char* name)
 	return address;
 }
 
+/* Looks `name` up in the cache: on a hit, sets xsResult and returns 1; else returns 0 with the
+   address of the C symbol in *address and its cache key in *id. */
+static int cachedNative(xsMachine* the, void** address, xsIdentifier* id)
+{
+	*id = xsID(xsToString(xsArg(0)));
+	if (xsHas(gNatives, *id)) {
+		xsResult = xsGet(gNatives, *id);
+		return 1;
+	}
+	*address = findNative(the, xsToString(xsArg(0)));
+	return 0;
+}
+
 static void xs_native(xsMachine* the)
 {
-	xsStringValue name = xsToString(xsArg(0));
-	xsIdentifier id = xsID(name);
-	if (xsHas(gNatives, id)) {
-		xsResult = xsGet(gNatives, id);
+	void* address;
+	xsIdentifier id;
+	if (cachedNative(the, &address, &id))
 		return;
-	}
-	name = xsToString(xsArg(0));
-	xsResult = xsNewHostFunction((xsCallback)findNative(the, name), 0);
+	xsResult = xsNewHostFunction((xsCallback)address, 0);
 	xsSet(gNatives, id, xsResult);
 }
 
@@ -276,14 +286,11 @@ static void xs_native_construct(xsMachine* the)
 static void xs_Native(xsMachine* the)
 {
 	xsVars(1);
-	xsStringValue name = xsToString(xsArg(0));
-	xsIdentifier id = xsID(name);
-	if (xsHas(gNatives, id)) {
-		xsResult = xsGet(gNatives, id);
+	void* address;
+	xsIdentifier id;
+	if (cachedNative(the, &address, &id))
 		return;
-	}
-	name = xsToString(xsArg(0));
-	xsVar(0) = xsNewHostObject((xsDestructor)findNative(the, name));
+	xsVar(0) = xsNewHostObject((xsDestructor)address);
 	xsResult = xsNewHostConstructor(xs_native_construct, 0, xsVar(0));
 	xsSet(gNatives, id, xsResult);
 }

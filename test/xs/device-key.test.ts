@@ -7,7 +7,7 @@
 import AesCtr from "sealdrop/native/aes-ctr";
 import DeviceKey from "sealdrop/native/device-key";
 import Sha256 from "sealdrop/native/sha256";
-import { findEncTlv, findHashTlv, parseImage } from "sealdrop/image";
+import { concatBytes, findEncTlv, findHashTlv, parseImage } from "sealdrop/image";
 import { writeFile } from "sealdrop/xs-host";
 import { ctr } from "@noble/ciphers/aes.js";
 import { p256 } from "@noble/curves/nist.js";
@@ -17,22 +17,12 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesEqual, equal, fromHex, ok, readVector, test, throws } from "../harness.js";
 import { pemPrivateScalar, pemPublicKey } from "./pem.js";
 
-const concat = (...parts: Uint8Array[]) => {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let at = 0;
-	for (const p of parts) {
-		out.set(p, at);
-		at += p.length;
-	}
-	return out;
-};
-
 /** MCUboot's ECIES wrap (mcuboot-image-format.md §C.2) done with @noble, for a known shared secret. */
 function wrapWithShared(ephemeral: Uint8Array, shared: Uint8Array, imageKey: Uint8Array): Uint8Array {
 	const okm = hkdf(sha256, shared, undefined, new TextEncoder().encode("MCUBoot_ECIES_v1"), imageKey.length + 32);
 	const encrypted = ctr(okm.subarray(0, imageKey.length), new Uint8Array(16)).encrypt(imageKey);
 	const tag = hmac(sha256, okm.subarray(imageKey.length), encrypted);
-	return concat(ephemeral, tag, encrypted);
+	return concatBytes(ephemeral, tag, encrypted);
 }
 
 /** Whether `cipher` holds `key`: it must encrypt a block as AES-CTR with that key does. */

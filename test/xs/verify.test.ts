@@ -5,7 +5,7 @@
  * signature and key, malformed DER, wrong key types and sizes, bad arguments.
  */
 import { ecdsaP256, rsaPss } from "sealdrop/native/verify";
-import { findHashTlv, parseImage, TlvType } from "sealdrop/image";
+import { concatBytes, findHashTlv, parseImage, TlvType } from "sealdrop/image";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesEqual, equal, fromHex, ok, readVector, test, throws } from "../harness.js";
 
@@ -51,13 +51,7 @@ function flip(bytes: Uint8Array, bit: number): Uint8Array {
 }
 
 function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let at = 0;
-	for (const p of parts) {
-		out.set(p, at);
-		at += p.length;
-	}
-	return out;
+	return concatBytes(...parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
 }
 
 /** DER SEQUENCE { INTEGER r, INTEGER s } from the INTEGERs' content bytes, as given. */
