@@ -68,15 +68,18 @@ static uint32_t toUnsigned(xsMachine* the, int index, const char* what, const ch
 	return (uint32_t)value;
 }
 
-/* The bytes of an ArrayBuffer, 8-bit typed array or DataView. Host objects are refused: XS would
-   take their host data for bytes. The pointer is valid until the XS heap next allocates. */
+/* The bytes of argument `index` (native-common.c refuses anything but an ArrayBuffer, 8-bit typed
+   array or DataView). The pointer is valid until the XS heap next allocates. */
 static void getBuffer(xsMachine* the, int index, int writable, void** data, xsUnsignedValue* size, const char* what)
 {
-	if (xsmcArgc <= index || xsReferenceType != xsmcTypeOf(xsArg(index)))
+	if (xsmcArgc <= index)
 		xsTypeError("flash.%s: expected an ArrayBuffer, Uint8Array or DataView", what);
-	int kind = writable ? xsmcGetBufferWritable(xsArg(index), data, size) : xsmcGetBufferReadable(xsArg(index), data, size);
-	if (xsBufferRelocatable != kind)
-		xsTypeError("flash.%s: expected an ArrayBuffer, Uint8Array or DataView, not a host buffer", what);
+	size_t length;
+	if (writable)
+		sealdropGetWritableBytes(the, &xsArg(index), (uint8_t**)data, &length);
+	else
+		sealdropGetBytes(the, &xsArg(index), (const uint8_t**)data, &length);
+	*size = (xsUnsignedValue)length;
 }
 
 static void checkRange(xsMachine* the, xsFlash flash, uint32_t offset, uint32_t length, const char* what)

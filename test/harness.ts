@@ -2,6 +2,8 @@
  * The test API of device-side tests, which run both under node:test and on the Linux XS host
  * (test/xs-runner.ts). No Node built-in is imported unless the file runs in Node.
  */
+import { equalBytes, fromHex as hexBytes, toHex as hexString } from "sealdrop/image";
+
 type TestFn = () => void | Promise<void>;
 
 const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
@@ -61,7 +63,7 @@ function asBytes(b: Bytes): Uint8Array {
 export function bytesEqual(actual: Bytes, expected: Bytes, message?: string): void {
 	const a = asBytes(actual);
 	const b = asBytes(expected);
-	if (a.length !== b.length || a.some((x, i) => x !== b[i])) {
+	if (!equalBytes(a, b)) {
 		throw new AssertionError(`${message ? message + ": " : ""}bytes differ\n  expected ${toHex(b)}\n  got      ${toHex(a)}`);
 	}
 }
@@ -101,15 +103,12 @@ export async function rejects(fn: () => Promise<unknown>, expected?: Expected | 
 }
 
 export function toHex(bytes: Bytes): string {
-	return Array.from(asBytes(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+	return hexString(asBytes(bytes));
 }
 
+/** Hex to bytes; whitespace is allowed, so published vectors can be pasted as printed. */
 export function fromHex(hex: string): Uint8Array {
-	const clean = hex.replace(/\s+/g, "");
-	if (clean.length % 2 || /[^0-9a-fA-F]/.test(clean)) throw new Error(`not hex: ${hex.slice(0, 40)}`);
-	const out = new Uint8Array(clean.length / 2);
-	for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-	return out;
+	return hexBytes(hex.replace(/\s+/g, ""));
 }
 
 /** The repository root: this file is build/js/test/harness.js. */
