@@ -31,7 +31,7 @@ const runner = join(root, "build", "js", "test", "xs-runner.js");
 function xsSuite(flavor) {
 	const binary = join(root, "build", "xs", flavor, "sealdrop-xs");
 	const state = mkdtempSync(join(tmpdir(), `sealdrop-xs-${flavor}-`));
-	const env = { SEALDROP_FLASH: join(state, "flash.bin"), SEALDROP_LAYOUT: join(root, "boards", "sim", "layout.json"), ASAN_OPTIONS: "detect_leaks=0", UBSAN_OPTIONS: "print_stacktrace=1" };
+	const env = { SEALDROP_FLASH: join(state, "flash.bin"), SEALDROP_LAYOUT: join(root, "boards", "sim", "layout.json"), ASAN_OPTIONS: "detect_leaks=1", UBSAN_OPTIONS: "print_stacktrace=1" };
 	try {
 		step(`device-side tests on XS (${flavor})`, binary, ["--state", state, runner, ...shared], env);
 		step(`device key survives a restart on XS (${flavor})`, binary, ["--state", state, runner, join(root, "build", "js", "test", "xs", own.restart)], env);

@@ -4,7 +4,7 @@
  * Each file registers tests through test/harness.ts; they run in order, TAP lines on stdout.
  * Exit code 1 if any test fails or a file fails to load.
  */
-import { argv, exit } from "sealdrop/xs-host";
+import { argv, exit, startDirectory } from "sealdrop/xs-host";
 import { runQueued } from "./harness.js";
 
 const print = (line: string) => console.log(line);
@@ -13,7 +13,7 @@ let failed = 0;
 for (const file of argv.slice(1)) {
 	print(`# ${file.split("/").slice(-2).join("/")}`);
 	try {
-		await import(file);
+		await import(file.startsWith("/") ? file : `${startDirectory}/${file}`);
 	} catch (e) {
 		failed++;
 		print(`not ok - ${file} did not load: ${(e as Error)?.stack ?? e}`);

@@ -15,6 +15,9 @@ export interface XsMemory {
 /** The entry module's path followed by its arguments. */
 export const argv = native("xs_host_argv").call(undefined) as string[];
 
+/** The working directory the host started in (--state then changes it), for resolving paths given as arguments. */
+export const startDirectory = native("xs_host_startDirectory").call(undefined) as string;
+
 /** Ends the program with this exit code once the current job returns. */
 export function exit(code: number): void {
 	native("xs_host_exit").call(undefined, code);

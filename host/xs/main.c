@@ -29,6 +29,7 @@ extern void modInstallTextDecoder(xsMachine* the);
 
 static int gArgc;
 static char** gArgv;
+static char gStartDirectory[PATH_MAX]; /* the working directory before --state changed it */
 
 int hostArgc(void) { return gArgc; }
 const char* hostArgv(int i) { return gArgv[i]; }
@@ -304,6 +305,11 @@ void xs_host_argv(xsMachine* the)
 		xsCall1(xsResult, xsID("push"), xsString(gArgv[i]));
 }
 
+void xs_host_startDirectory(xsMachine* the)
+{
+	xsResult = xsString(gStartDirectory);
+}
+
 void xs_host_exit(xsMachine* the)
 {
 	int status = xsToInteger(xsArgc) > 0 ? xsToInteger(xsArg(0)) : 0;
@@ -476,6 +482,8 @@ int main(int argc, char* argv[])
 		fprintf(stderr, "sealdrop-xs: cannot read module map %s: %s\n", mapFile, strerror(errno));
 		return 66;
 	}
+	if (!getcwd(gStartDirectory, sizeof(gStartDirectory)))
+		strcpy(gStartDirectory, "/");
 	if (stateDir) {
 		mkdir(stateDir, 0700);
 		if (chdir(stateDir)) {

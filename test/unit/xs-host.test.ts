@@ -1,0 +1,155 @@
+/**
+ * The Linux XS host's own behaviour (host/xs/main.c, uart.c, platform.c), seen from outside:
+ * exit codes, errors and their stacks, timers, the UART on stdin/stdout, module resolution.
+ * Programs are small ES modules written to a scratch folder and run by the release build
+ * (the debug build for .ts line numbers). npm test builds both before this runs.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../../..", import.meta.url));
+const binary = (flavor = "release") => path.join(root, "build", "xs", flavor, "sealdrop-xs");
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "sealdrop-xs-host-"));
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+let programs = 0;
+function run(source: string, options: { args?: string[]; input?: Buffer; flavor?: string } = {}) {
+	const file = path.join(scratch, `program-${programs++}.js`);
+	fs.writeFileSync(file, source);
+	return runFile(file, options);
+}
+function runFile(file: string, options: { args?: string[]; input?: Buffer; flavor?: string; hostArgs?: string[] } = {}) {
+	const r = spawnSync(binary(options.flavor), [...(options.hostArgs ?? []), file, ...(options.args ?? [])], { input: options.input ?? Buffer.alloc(0), timeout: 30_000 });
+	return { status: r.status, stdout: r.stdout, out: r.stdout.toString("latin1"), err: r.stderr.toString() };
+}
+
+test("xs-host: --version names the XS release, --help prints the usage, both exit 0", () => {
+	const version = spawnSync(binary(), ["--version"], { encoding: "utf8" });
+	assert.equal(version.status, 0);
+	assert.match(version.stdout, /^XS \d+\.\d+\.\d+\n$/);
+	const help = spawnSync(binary(), ["--help"], { encoding: "utf8" });
+	assert.equal(help.status, 0);
+	assert.match(help.stdout, /^usage: sealdrop-xs /);
+});
+
+test("xs-host: usage errors exit 64, a missing entry file 66", () => {
+	const none = spawnSync(binary(), [], { encoding: "utf8" });
+	assert.equal(none.status, 64);
+	assert.match(none.stderr, /usage:/);
+	const unknown = spawnSync(binary(), ["--frobnicate", "x.js"], { encoding: "utf8" });
+	assert.equal(unknown.status, 64);
+	assert.match(unknown.stderr, /unknown option --frobnicate/);
+	const missing = spawnSync(binary(), [path.join(scratch, "nowhere.js")], { encoding: "utf8" });
+	assert.equal(missing.status, 66);
+	assert.match(missing.stderr, /nowhere\.js: No such file or directory/);
+	const badMap = spawnSync(binary(), ["--map", path.join(scratch, "no.map"), fileURLToPath(import.meta.url)], { encoding: "utf8" });
+	assert.equal(badMap.status, 66);
+	assert.match(badMap.stderr, /cannot read module map/);
+});
+
+test("xs-host: a program that finishes exits 0; exit(n) exits n; arguments reach argv", () => {
+	const r = run(`import { argv, exit } from "sealdrop/xs-host";\nconsole.log(JSON.stringify(argv.slice(1)));\n`, { args: ["a b", "--x", "ü"] });
+	assert.equal(r.status, 0, r.err);
+	assert.equal(r.out, Buffer.from(`["a b","--x","ü"]\n`).toString("latin1"));
+	assert.equal(run(`import { exit } from "sealdrop/xs-host";\nexit(7);\n`).status, 7);
+	const later = run(`import { exit } from "sealdrop/xs-host";\nsetTimeout(() => exit(3), 5);\n`);
+	assert.equal(later.status, 3);
+});
+
+test("xs-host: an uncaught exception exits 1 with its message and stack on stderr", () => {
+	const r = run(`function inner() { throw new TypeError("bad thing"); }\nfunction outer() { inner(); }\nconsole.log("before");\nouter();\n`);
+	assert.equal(r.status, 1);
+	assert.equal(r.out, "before\n");
+	assert.match(r.err, /uncaught exception: TypeError: bad thing/);
+	assert.match(r.err, /at inner/);
+	assert.match(r.err, /at outer/);
+	const inTimer = run(`setTimeout(() => { throw new RangeError("in a timer"); }, 1);\nsetTimeout(() => console.log("still running"), 50);\n`);
+	assert.equal(inTimer.status, 1);
+	assert.match(inTimer.err, /RangeError: in a timer/);
+	assert.equal(inTimer.out, "", "the program stops at the first uncaught exception, as Node does");
+});
+
+test("xs-host: an unhandled rejection exits 1; a rejection handled in time does not", () => {
+	const r = run(`async function fails() { throw new Error("rejected late"); }\nfails();\n`);
+	assert.equal(r.status, 1);
+	assert.match(r.err, /unhandled rejection: Error: rejected late/);
+	const tla = run(`await new Promise((_, reject) => setTimeout(() => reject(new Error("top-level await")), 1));\n`);
+	assert.equal(tla.status, 1);
+	assert.match(tla.err, /top-level await/);
+	const handled = run(`const p = Promise.reject(new Error("x"));\np.catch(() => console.log("caught"));\n`);
+	assert.equal(handled.status, 0, handled.err);
+	assert.equal(handled.out, "caught\n");
+});
+
+test("xs-host: the debug build maps stacks to .ts lines", () => {
+	const file = path.join(root, "build", "js", "test", "fixtures", "xs-host", "throws.js");
+	const r = runFile(file, { flavor: "debug" });
+	assert.equal(r.status, 1);
+	assert.match(r.err, /at nested \(.*test\/fixtures\/xs-host\/throws\.ts:5\)/);
+});
+
+test("xs-host: timers fire in time order; clearTimeout and clearInterval stop them", () => {
+	const r = run(`const seen = [];
+setTimeout(() => seen.push("30"), 30);
+setTimeout(() => seen.push("10"), 10);
+const cancelled = setTimeout(() => seen.push("never"), 20);
+clearTimeout(cancelled);
+let ticks = 0;
+const every = setInterval(() => { if (++ticks === 3) clearInterval(every); seen.push("tick" + ticks); }, 5);
+setTimeout(() => console.log(seen.join(",")), 60);
+`);
+	assert.equal(r.status, 0, r.err);
+	const seen = r.out.trim().split(",");
+	assert.deepEqual(seen.filter((s) => !s.startsWith("tick")), ["10", "30"]);
+	assert.deepEqual(seen.filter((s) => s.startsWith("tick")), ["tick1", "tick2", "tick3"]);
+	assert.ok(!seen.includes("never"));
+});
+
+test("xs-host: the UART on stdin/stdout is binary-safe (an echo of every byte value and 256 KiB of random bytes)", () => {
+	const input = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from("\r\n\0\x1a\x04"), randomBytes(256 * 1024)]);
+	const r = run(`import Serial from "embedded:io/serial";
+let count = 0;
+new Serial({ onReadable(n) { const bytes = this.read(); count += bytes.byteLength; this.write(bytes); } });
+`, { input });
+	assert.equal(r.status, 0, r.err);
+	assert.equal(r.stdout.length, input.length);
+	assert.ok(r.stdout.equals(input), "stdout is stdin, byte for byte");
+});
+
+test("xs-host: a missing module or a bad native name is an error with the name in it", () => {
+	const module = run(`import "sealdrop/no-such-module";\n`);
+	assert.equal(module.status, 1);
+	assert.match(module.err, /sealdrop\/no-such-module/);
+	const relative = run(`import "./not-here.js";\n`);
+	assert.equal(relative.status, 1);
+	assert.match(relative.err, /not-here\.js/);
+	const nativeName = run(`native("xs_no_such_function");\n`);
+	assert.equal(nativeName.status, 1);
+	assert.match(nativeName.err, /no function xs_no_such_function/);
+	const notXs = run(`native("system");\n`);
+	assert.equal(notXs.status, 1);
+	assert.match(notXs.err, /not an xs_ function/);
+});
+
+test("xs-host: memory() reports current and peak use, and gc(false) lets allocation show", () => {
+	const r = run(`import { gc, memory } from "sealdrop/xs-host";
+gc(); gc(false);
+const before = memory();
+const kept = [];
+for (let i = 0; i < 1000; i++) kept.push({ i });
+const after = memory();
+gc(true);
+console.log(JSON.stringify({ before, after, kept: kept.length }));
+`);
+	assert.equal(r.status, 0, r.err);
+	const { before, after } = JSON.parse(r.out);
+	assert.ok(after.slotsCurrent - before.slotsCurrent >= 1000 * 2 * before.slotSize, "1,000 objects of one property each: at least two slots apiece");
+	assert.ok(after.slotsPeak >= after.slotsCurrent);
+	assert.ok(after.chunksPeak >= after.chunksCurrent);
+});
