@@ -41,7 +41,7 @@ map.set("sealdrop/xs-host", join(js, "host", "xs", "host.js"));
 map.set("embedded:io/serial", join(js, "host", "xs", "serial.js"));
 
 // Bare specifiers imported by code that runs on XS, resolved the way Node resolves them.
-const roots = [join(js, "modules"), join(js, "host", "xs"), join(js, "test", "xs"), join(js, "test", "device"), join(js, "bench", "xs"), join(js, "test", "harness.js"), join(js, "test", "xs-runner.js"), join(root, "native")];
+const roots = [join(js, "modules"), join(js, "host", "xs"), join(js, "test", "xs"), join(js, "test", "device"), join(js, "bench", "xs"), join(js, "host", "sim"), join(js, "test", "sim"), join(js, "test", "harness.js"), join(js, "test", "xs-runner.js"), join(root, "native")];
 const IMPORT = /(?:^|[;\s])(?:import|export)\s*(?:[\w*{}\s,$]*\s*from\s*)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 const builtins = new Set(builtinModules);
 const seen = new Set();

@@ -24,7 +24,16 @@ export type ErrorCode =
 	| "E_KEY_FORMAT"    // a key file is not a key Sealdrop understands
 	| "E_KEY_TYPE"      // a key of the wrong type for this use
 	| "E_USAGE"         // bad command-line usage
-	| "E_IO";           // reading or writing a file failed
+	| "E_IO"            // reading or writing a file failed
+	// the update agent and the bootloader models (modules/update, host/sim)
+	| "E_UNSUPPORTED"   // a valid image this device cannot take (hash or signature type, compression, RAM_LOAD...)
+	| "E_STATE"         // the call does not fit the agent's state (begin during an update, write with no update...)
+	| "E_RANGE"         // bytes past the announced size, or an announced size that disagrees with the image
+	| "E_SECURITY_COUNTER" // the image's security counter is below the stored one
+	| "E_DOWNGRADE"     // the newer-version-only policy refuses this version
+	| "E_DEPENDENCY"    // an image this one depends on is missing or too old
+	| "E_FLASH"         // a flash operation failed (the update is abandoned; the running image is untouched)
+	| "E_NO_IMAGE";     // no bootable image (bootloader model)
 
 export class SealdropError extends Error {
 	readonly code: ErrorCode;

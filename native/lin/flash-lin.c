@@ -11,6 +11,11 @@
  *   SEALDROP_FLASH_FAIL_AT=k  (optional, k >= 1) fault injection: the k-th write/erase operation
  *                     of the process, and every one after it (the power stays off), fails with
  *                     "power cut" before changing anything. Reads keep working.
+ *   SEALDROP_FLASH_CUT=k  (optional, k >= 1) a real power cut: the k-th write/erase operation is
+ *                     torn halfway (a write programs the first half of its bytes, an erase erases
+ *                     the first half of its range and leaves the rest as it was), then the
+ *                     process ends at once with exit status 99 (SEALDROP_FLASH_CUT_STATUS): no
+ *                     JavaScript runs after the cut, as on a device that loses power.
  * Flash.operations counts the write/erase operations that reached this backend (after the
  * glue's bounds and alignment checks; zero-length writes never do), failed ones included: one per
  * write() call and one per eraseBlock() call, whatever its length.
@@ -65,7 +70,10 @@ static struct {
 	Layout layout;
 	uint32_t operations;
 	uint32_t failAt; /* 0: no fault injection */
+	uint32_t cutAt;  /* 0: no power cut */
 } gFlash = { .fd = -1 };
+
+#define SEALDROP_FLASH_CUT_STATUS 99
 
 static char gError[512];
 
@@ -589,26 +597,35 @@ static int createFlashFile(const char* file, const Layout* layout)
 	return result;
 }
 
+/* Reads an optional operation number (k >= 1) from the environment into *value (0 when unset). */
+static int operationNumber(const char* name, uint32_t* value)
+{
+	const char* text = getenv(name);
+	*value = 0;
+	if (!text || !*text)
+		return 0;
+	char* end;
+	errno = 0;
+	unsigned long k = strtoul(text, &end, 10);
+	if (*end || errno || k < 1 || k > UINT32_MAX || text[0] < '0' || text[0] > '9')
+		return failure(kSealdropFlashFailed, "%s=%s is not a positive integer", name, text);
+	*value = (uint32_t)k;
+	return 0;
+}
+
 static int start(void)
 {
 	if (gFlash.fd >= 0)
 		return 0;
 	const char* layoutPath = getenv("SEALDROP_LAYOUT");
 	const char* flashPath = getenv("SEALDROP_FLASH");
-	const char* failAt = getenv("SEALDROP_FLASH_FAIL_AT");
 	if (!layoutPath || !*layoutPath)
 		return failure(kSealdropFlashFailed, "SEALDROP_LAYOUT is not set (the board layout JSON, e.g. boards/sim/layout.json)");
 	if (!flashPath || !*flashPath)
 		return failure(kSealdropFlashFailed, "SEALDROP_FLASH is not set (the flash image file, created when missing)");
-	uint32_t failAtValue = 0;
-	if (failAt && *failAt) {
-		char* end;
-		errno = 0;
-		unsigned long k = strtoul(failAt, &end, 10);
-		if (*end || errno || k < 1 || k > UINT32_MAX || failAt[0] < '0' || failAt[0] > '9')
-			return failure(kSealdropFlashFailed, "SEALDROP_FLASH_FAIL_AT=%s is not a positive integer", failAt);
-		failAtValue = (uint32_t)k;
-	}
+	uint32_t failAtValue = 0, cutAtValue = 0;
+	if (operationNumber("SEALDROP_FLASH_FAIL_AT", &failAtValue) || operationNumber("SEALDROP_FLASH_CUT", &cutAtValue))
+		return kSealdropFlashFailed;
 	if (strlen(layoutPath) >= sizeof(gFlash.layoutPath))
 		return failure(kSealdropFlashFailed, "SEALDROP_LAYOUT is too long");
 	static Layout layout;
@@ -642,6 +659,7 @@ static int start(void)
 	gFlash.layout = layout;
 	strcpy(gFlash.layoutPath, layoutPath);
 	gFlash.failAt = failAtValue;
+	gFlash.cutAt = cutAtValue;
 	gFlash.fd = fd;
 	return 0;
 }
@@ -731,9 +749,24 @@ static int operation(void)
 {
 	if (gFlash.operations < UINT32_MAX)
 		gFlash.operations++;
+	if (gFlash.cutAt == gFlash.operations)
+		return kSealdropFlashPowerCut; /* the caller tears the operation, then powerCut() ends the process */
 	if (gFlash.failAt && gFlash.operations >= gFlash.failAt)
 		return failure(kSealdropFlashPowerCut, "power cut (SEALDROP_FLASH_FAIL_AT=%u, this is operation %u)", gFlash.failAt, gFlash.operations);
 	return 0;
+}
+
+/* SEALDROP_FLASH_CUT: the torn operation is on disk; the device stops here. */
+static void powerCut(void)
+{
+	fsync(gFlash.fd);
+	fprintf(stderr, "sealdrop-xs: power cut at flash operation %u (SEALDROP_FLASH_CUT)\n", gFlash.operations);
+	_exit(SEALDROP_FLASH_CUT_STATUS);
+}
+
+static int isCut(int result)
+{
+	return result == kSealdropFlashPowerCut && gFlash.cutAt == gFlash.operations;
 }
 
 int sealdropFlashAreaRead(const SealdropFlashArea* area, uint32_t offset, void* data, uint32_t size)
@@ -748,6 +781,22 @@ int sealdropFlashAreaWrite(const SealdropFlashArea* area, uint32_t offset, const
 	if (result)
 		return result;
 	result = operation();
+	if (isCut(result)) {
+		/* program the first half of the bytes, AND-ed into what is there as NOR does */
+		uint8_t old[kChunk];
+		uint32_t half = size / 2;
+		for (uint32_t done = 0; done < half;) {
+			uint32_t n = half - done < kChunk ? half - done : kChunk;
+			if (!readAt(area->offset + offset + done, old, n)) {
+				uint8_t e = area->eraseValue;
+				for (uint32_t i = 0; i < n; i++) /* programmed bits only move away from the erased state */
+					old[i] = (uint8_t)(e ^ ((old[i] ^ e) | (((const uint8_t*)data)[done + i] ^ e)));
+				writeAt(area->offset + offset + done, old, n);
+			}
+			done += n;
+		}
+		powerCut();
+	}
 	if (result)
 		return result;
 	/* NOR: a bit may go from its erased state to the other, never back. Check it all first. */
@@ -774,5 +823,9 @@ int sealdropFlashAreaErase(const SealdropFlashArea* area, uint32_t offset, uint3
 	if (result)
 		return result;
 	result = operation();
+	if (isCut(result)) {
+		fill(gFlash.fd, area->offset + offset, size / 2, area->eraseValue, "flash");
+		powerCut();
+	}
 	return result ? result : fill(gFlash.fd, area->offset + offset, size, area->eraseValue, "flash");
 }

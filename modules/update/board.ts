@@ -1,0 +1,75 @@
+/**
+ * What the agent needs to know about a board: which installer lands images, how the bootloader
+ * swaps, and the flash partitions involved. Boards keep it in their layout JSON
+ * (boards/<name>/layout.json, member "sealdrop"), the same file the Linux host's flash reads, so
+ * the simulator runs the real layout.
+ */
+import { fail } from "sealdrop/image";
+
+export type InstallerKind = "mcuboot" | "mcuboot-encrypted" | "esp-idf";
+/** MCUboot's upgrade strategy: MCUBOOT_OVERWRITE_ONLY, MCUBOOT_SWAP_USING_MOVE, MCUBOOT_SWAP_USING_SCRATCH. */
+export type SwapMode = "overwrite" | "move" | "scratch";
+
+export interface BoardConfig {
+	name: string;
+	installer: InstallerKind;
+	/** MCUboot installers: the bootloader's upgrade strategy. */
+	swap?: SwapMode;
+	/** MCUboot's BOOT_MAX_ALIGN (8 unless the board's flash needs more). */
+	maxAlign?: 8 | 16 | 32;
+	/** MCUboot installers: flash partitions of each image number (index = image number). */
+	images?: { primary: string; secondary: string }[];
+	/** swap-using-scratch: the scratch partition. */
+	scratch?: string;
+	/** esp-idf installer: the otadata partition and the OTA app partitions, in order. */
+	ota?: { otadata: string; apps: string[] };
+	/** The agent's resume journal. */
+	journal: string;
+	/** The agent's persistent records (security counters). */
+	storage: string;
+	/** Whether images flagged RAM_LOAD may be installed (the bootloader is built for it). */
+	allowRamLoad?: boolean;
+	/** The DeviceKey slot that opens sealed images (0 unless rotating). */
+	deviceKeySlot?: number;
+}
+
+const INSTALLERS: readonly string[] = ["mcuboot", "mcuboot-encrypted", "esp-idf"];
+const SWAPS: readonly string[] = ["overwrite", "move", "scratch"];
+
+function partitionName(value: unknown, what: string): string {
+	if (typeof value !== "string" || !/^[A-Za-z0-9._-]{1,31}$/.test(value)) fail("E_USAGE", `board config: ${what} must be a partition name`);
+	return value;
+}
+
+/** Checks a board config read from outside (a layout JSON's "sealdrop" member). */
+export function parseBoardConfig(name: string, value: unknown): BoardConfig {
+	if (typeof value !== "object" || value === null) fail("E_USAGE", `board ${name}: the layout has no "sealdrop" section`);
+	const v = value as Record<string, unknown>;
+	if (typeof v.installer !== "string" || !INSTALLERS.includes(v.installer)) fail("E_USAGE", `board ${name}: installer must be one of ${INSTALLERS.join(", ")}`);
+	const config: BoardConfig = {
+		name,
+		installer: v.installer as InstallerKind,
+		journal: partitionName(v.journal, "journal"),
+		storage: partitionName(v.storage, "storage"),
+		allowRamLoad: v.allowRamLoad === true,
+		deviceKeySlot: typeof v.deviceKeySlot === "number" ? v.deviceKeySlot : 0,
+	};
+	if (config.installer === "esp-idf") {
+		const ota = v.ota as { otadata?: unknown; apps?: unknown } | undefined;
+		if (!ota || !Array.isArray(ota.apps) || ota.apps.length < 2) fail("E_USAGE", `board ${name}: the esp-idf installer needs ota.otadata and at least two ota.apps`);
+		config.ota = { otadata: partitionName(ota.otadata, "ota.otadata"), apps: ota.apps.map((a, i) => partitionName(a, `ota.apps[${i}]`)) };
+	} else {
+		if (typeof v.swap !== "string" || !SWAPS.includes(v.swap)) fail("E_USAGE", `board ${name}: swap must be one of ${SWAPS.join(", ")}`);
+		config.swap = v.swap as SwapMode;
+		const maxAlign = v.maxAlign ?? 8;
+		if (maxAlign !== 8 && maxAlign !== 16 && maxAlign !== 32) fail("E_USAGE", `board ${name}: maxAlign must be 8, 16 or 32`);
+		config.maxAlign = maxAlign;
+		if (!Array.isArray(v.images) || v.images.length === 0) fail("E_USAGE", `board ${name}: images must list each image's primary and secondary partitions`);
+		config.images = (v.images as { primary?: unknown; secondary?: unknown }[]).map((p, i) => ({
+			primary: partitionName(p?.primary, `images[${i}].primary`),
+			secondary: partitionName(p?.secondary, `images[${i}].secondary`),
+		}));
+		if (config.swap === "scratch") config.scratch = partitionName(v.scratch, "scratch");
+	}
+	return config;
+}
