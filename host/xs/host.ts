@@ -47,6 +47,15 @@ export function readFile(path: string): Uint8Array {
 	return new Uint8Array(native("xs_host_readFile").call(undefined, path) as ArrayBuffer);
 }
 
+/** Reads bytes of a file at `position` into `target` without allocating; returns how many (fewer at its end). */
+export function readFileInto(path: string, position: number, target: Uint8Array): number {
+	return native("xs_host_readFileInto").call(undefined, path, position, target.buffer, target.byteOffset, target.byteLength) as number;
+}
+
+export function fileSize(path: string): number {
+	return native("xs_host_fileSize").call(undefined, path) as number;
+}
+
 export function writeFile(path: string, data: Uint8Array): void {
 	native("xs_host_writeFile").call(undefined, path, data.slice().buffer);
 }

@@ -359,6 +359,37 @@ void xs_host_readFile(xsMachine* the)
 		xsUnknownError("%s: short read", path);
 }
 
+/* readFileInto(path, position, buffer, byteOffset, length): bytes read (fewer at the end of the file). */
+void xs_host_readFileInto(xsMachine* the)
+{
+	xsStringValue path = xsToString(xsArg(0));
+	double position = xsToNumber(xsArg(1));
+	xsIntegerValue offset = xsToInteger(xsArg(3)), length = xsToInteger(xsArg(4));
+	xsIntegerValue size = xsGetArrayBufferLength(xsArg(2));
+	if (position < 0 || offset < 0 || length < 0 || offset > size || length > size - offset)
+		xsRangeError("readFileInto: bad range");
+	FILE* file = fopen(path, "rb");
+	if (!file)
+		xsUnknownError("%s: %s", path, strerror(errno));
+	size_t got = 0;
+	if (!fseeko(file, (off_t)position, SEEK_SET))
+		got = fread((uint8_t*)xsToArrayBuffer(xsArg(2)) + offset, 1, length, file);
+	int failed = ferror(file);
+	fclose(file);
+	if (failed)
+		xsUnknownError("%s: read failed", path);
+	xsResult = xsInteger((xsIntegerValue)got);
+}
+
+void xs_host_fileSize(xsMachine* the)
+{
+	xsStringValue path = xsToString(xsArg(0));
+	struct stat st;
+	if (stat(path, &st))
+		xsUnknownError("%s: %s", path, strerror(errno));
+	xsResult = xsNumber((double)st.st_size);
+}
+
 void xs_host_writeFile(xsMachine* the)
 {
 	xsStringValue path = xsToString(xsArg(0));

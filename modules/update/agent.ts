@@ -1,0 +1,735 @@
+/**
+ * The update agent: takes a sealed (or plain signed) MCUboot image as byte ranges from any
+ * transport, decrypts and hashes it on the fly, writes the secondary slot, verifies it, and only
+ * then marks it pending for the bootloader. Resumable across resets through its journal.
+ *
+ * The order bytes are asked for. A sealed image's key (the ENC TLV) sits after the body, so the
+ * agent asks for the image in three ranges, each answer to `write()` naming the next offset it
+ * wants (as SMP's `off` does; SMP clients, HTTP Range and the simulator all follow it):
+ *   1. the header area [0, hdrSize);
+ *   2. the TLV areas [hdrSize + imgSize, size): ENC TLV, hash, signature, security counter;
+ *   3. the body [hdrSize, hdrSize + imgSize), decrypted, hashed and written as it arrives.
+ * So the device key opens the image key before the first body byte, an image the device must
+ * refuse (another device's key, a lower security counter, a missing dependency) is refused
+ * before the body is sent, and the body is never buffered.
+ *
+ * Installers (DESIGN.md "Installers"):
+ * - stored: the image is written as received (ciphertext at rest): `mcuboot-encrypted`, and any
+ *   unencrypted image on either MCUboot installer.
+ * - nested: `mcuboot` with a sealed image whose payload is a signed MCUboot image (sealdrop
+ *   wrap): the inner image is written in plaintext and verified as MCUboot will verify it.
+ *
+ * Invariants: the primary slot is never written (except confirm's image_ok flag); nothing is
+ * marked pending unless hash, signature, security counter and dependencies check out, over what
+ * was written, read back from flash; any failure leaves the running image as it was.
+ */
+import AesCtr from "sealdrop/native/aes-ctr";
+import DeviceKey from "sealdrop/native/device-key";
+import Flash from "sealdrop/native/flash";
+import Sha256 from "sealdrop/native/sha256";
+import {
+	aesKeyBits, compareVersions, dependencies, equalBytes, fail, findEncTlv, findHashTlv, formatVersion, ImageFlag,
+	ImageStreamParser, IMAGE_HEADER_SIZE, parseHeader, parseTlvArea, SealdropError, securityCounter, swapTypeFor,
+	SwapType, TlvType, toHex, type ErrorCode, type ImageHeader, type ImageLayout, type Tlv,
+} from "sealdrop/image";
+import type { BoardConfig } from "./board.js";
+import { maxImageSize, readSlotTrailer, setConfirmed, setPending, trailerFirstBlock } from "./bootutil.js";
+import { SecurityCounters } from "./counters.js";
+import { CHAIN_BYTES, Journal, sameSession, type PendingMode, type SessionRecord } from "./journal.js";
+import { checkSignature, type TrustAnchor } from "./signature.js";
+import { readSlotImage, type SlotImage } from "./slot-image.js";
+import { SlotWriter } from "./slot-writer.js";
+
+export type { PendingMode } from "./journal.js";
+export type { TrustAnchor } from "./signature.js";
+
+/** Where an update stands (in the spirit of PSA Firmware Update's states). */
+export type UpdateState = "idle" | "receiving" | "verifying" | "ready" | "pending-test" | "pending-permanent" | "failed";
+
+export interface AgentOptions {
+	board: BoardConfig;
+	/** Keys (or key hashes) trusted to sign firmware. */
+	trust: TrustAnchor[];
+	/** Refuse images whose version is not above the running one (build numbers ignored, as bootutil). */
+	newerOnly?: boolean;
+	onProgress?: (progress: Progress) => void;
+}
+
+export interface Progress {
+	phase: "header" | "tlvs" | "body" | "verifying" | "done";
+	/** Bytes of the image received so far (in any order). */
+	bytes: number;
+	total: number;
+}
+
+export interface BeginOptions {
+	/** The image's size in bytes, as the transport announces it. */
+	size: number;
+	/** Identifies the image across resets (SMP `sha`, an HTTP ETag...); without it nothing resumes. */
+	sessionId?: Uint8Array;
+	/** Image number (multi-image boards): selects the slot pair. */
+	image?: number;
+	/** What to do once verified: mark pending for a test boot (default), permanently, or not yet. */
+	pending?: PendingMode;
+}
+
+export interface UpdateStatus {
+	state: UpdateState;
+	image: number;
+	size: number;
+	/** Bytes received so far. */
+	received: number;
+	/** The offset the agent wants next (size when it wants nothing more). */
+	nextOffset: number;
+	/** Why the last update failed. */
+	error?: { code: ErrorCode; message: string };
+	/** The new image, once its header is in. */
+	version?: string;
+}
+
+export interface RunningImage {
+	image: number;
+	version: string;
+	/** The image hash TLV (hex). */
+	hash: string;
+	/** "trial": booted for a test and reverted at the next reset unless confirmed. */
+	state: "trial" | "confirmed";
+	securityCounter: number | null;
+}
+
+/** What finish() reports. */
+export interface InstallResult {
+	image: number;
+	version: string;
+	hash: string;
+	state: UpdateState;
+	resumedFrom: number;
+}
+
+type Phase = "header" | "tlvs" | "body" | "done";
+
+/** One update in progress. */
+interface Session {
+	options: Required<Omit<BeginOptions, "sessionId">> & { sessionId: Uint8Array };
+	phase: Phase;
+	next: number;
+	received: number;
+	resumedFrom: number;
+	headerArea: Uint8Array;
+	header?: ImageHeader;
+	tlvArea?: Uint8Array;
+	layout?: ImageLayout;
+	tlvOffset: number;
+	cipher?: AesCtr;
+	hash: Sha256;
+	chain: Sha256;
+	chainValue: Uint8Array;
+	secondary: Flash;
+	writer?: SlotWriter;
+	nested: boolean;
+	inner?: { parser: ImageStreamParser; hash: Sha256; layout: Partial<ImageLayout> & { protectedTlvs: Tlv[]; unprotectedTlvs: Tlv[] }; end: number; protectedBytes: Uint8Array[] };
+}
+
+/** Bytes decrypted per step: the agent's only per-update buffer besides the header and TLVs. */
+const SCRATCH = 4096;
+
+const asError = (e: unknown): SealdropError => e instanceof SealdropError ? e : new SealdropError("E_FLASH", `flash or crypto operation failed: ${(e as Error)?.message ?? e}`);
+
+export class UpdateAgent {
+	readonly #board: BoardConfig;
+	readonly #trust: TrustAnchor[];
+	readonly #newerOnly: boolean;
+	readonly #onProgress?: (progress: Progress) => void;
+	readonly #journal: Journal;
+	readonly #counters: SecurityCounters;
+	readonly #scratch = new Uint8Array(SCRATCH);
+	#session: Session | undefined;
+	#last: { image: number; size: number; state: UpdateState; error?: UpdateStatus["error"]; version?: string } | undefined;
+
+	constructor(options: AgentOptions) {
+		if (options.board.installer === "esp-idf") fail("E_UNSUPPORTED", "the esp-idf installer is not in this agent yet");
+		this.#board = options.board;
+		this.#trust = options.trust;
+		this.#newerOnly = options.newerOnly ?? false;
+		this.#onProgress = options.onProgress;
+		this.#journal = new Journal(options.board.journal);
+		this.#counters = new SecurityCounters(options.board.storage);
+	}
+
+	// --- the running image ---
+
+	/** The image running from the primary slot of `image`, or undefined if the slot is empty. */
+	running(image = 0): RunningImage | undefined {
+		const flash = this.#open("primary", image);
+		try {
+			const found = readSlotImage(flash);
+			if (!found) return undefined;
+			// trial: swapped in for a test (magic and copy_done written by the bootloader), not confirmed: REVERT at the next reset
+			const { state } = readSlotTrailer(flash, this.#maxAlign);
+			const trial = state.magic === "good" && state.imageOk === "unset" && state.copyDone === "set";
+			return { image, version: found.version, hash: found.hash, state: trial ? "trial" : "confirmed", securityCounter: found.securityCounter };
+		} finally {
+			flash.close();
+		}
+	}
+
+	/**
+	 * Confirms the running image after the app's own health check (boot_set_confirmed), and
+	 * stores its security counter so older images are refused from now on.
+	 */
+	confirm(image = 0): RunningImage {
+		const flash = this.#open("primary", image);
+		try {
+			const found = readSlotImage(flash);
+			if (!found) fail("E_NO_IMAGE", `image ${image}: the primary slot holds no image to confirm`);
+			setConfirmed(flash, this.#maxAlign);
+			if (found.securityCounter !== null) this.#counters.raise(image, found.securityCounter);
+		} finally {
+			flash.close();
+		}
+		return this.running(image)!;
+	}
+
+	/** The security counter stored for an image number. */
+	securityCounter(image = 0): number {
+		return this.#counters.get(image);
+	}
+
+	// --- the update ---
+
+	status(): UpdateStatus {
+		const s = this.#session;
+		if (s) {
+			return {
+				state: s.phase === "done" ? "verifying" : "receiving", image: s.options.image, size: s.options.size,
+				received: s.received, nextOffset: s.next, ...(s.header ? { version: formatVersion(s.header.version) } : {}),
+			};
+		}
+		const image = this.#last?.image ?? 0;
+		const pending = this.#pendingState(image);
+		const base = { image, size: this.#last?.size ?? 0, received: this.#last?.size ?? 0, nextOffset: this.#last?.size ?? 0, ...(this.#last?.version ? { version: this.#last.version } : {}) };
+		if (pending) return { ...base, state: pending };
+		if (this.#last) return { ...base, state: this.#last.state, ...(this.#last.error ? { error: this.#last.error } : {}) };
+		return { ...base, state: "idle" };
+	}
+
+	/**
+	 * Starts an update, or resumes the one the journal holds when `sessionId`, size and image
+	 * number match it. Returns the offset the agent wants first.
+	 */
+	begin(options: BeginOptions): { nextOffset: number; resumed: boolean } {
+		if (this.#session) fail("E_STATE", `an update is in progress (${this.#session.received} of ${this.#session.options.size} bytes); abort it first`);
+		const o = { size: options.size, sessionId: options.sessionId ?? new Uint8Array(0), image: options.image ?? 0, pending: options.pending ?? "test" };
+		if (!Number.isInteger(o.size) || o.size <= IMAGE_HEADER_SIZE) fail("E_RANGE", `an image of ${o.size} bytes is too small to be an MCUboot image`);
+		if (!Number.isInteger(o.image) || o.image < 0 || o.image >= (this.#board.images?.length ?? 0)) fail("E_RANGE", `board ${this.#board.name} has no image ${o.image}`);
+		if (!["none", "test", "permanent"].includes(o.pending)) fail("E_USAGE", `pending must be "none", "test" or "permanent"`);
+		if (this.running(o.image)?.state === "trial") fail("E_STATE", `image ${o.image} is running on trial: confirm it (or let it revert) before the next update`);
+
+		const journal = this.#journal.state;
+		const resume = journal && !journal.done && sameSession(journal.session, o.sessionId, o.size, o.image) ? journal.session : undefined;
+		const secondary = this.#open("secondary", o.image);
+		const session: Session = {
+			options: o, phase: "header", next: 0, received: 0, resumedFrom: 0, headerArea: new Uint8Array(IMAGE_HEADER_SIZE), tlvOffset: 0,
+			hash: new Sha256(), chain: new Sha256(), chainValue: new Uint8Array(32), secondary, nested: false,
+		};
+		this.#session = session;
+		this.#last = undefined;
+		try {
+			if (resume) this.#resume(session, resume);
+			else {
+				this.#journal.clear();
+				this.#eraseTrailer(secondary);
+			}
+		} catch (e) {
+			this.#end(session, asError(e));
+			throw asError(e);
+		}
+		this.#progress(session);
+		return { nextOffset: session.next, resumed: !!resume };
+	}
+
+	/**
+	 * Takes `bytes` at image offset `offset`; returns the offset wanted next. Bytes at another
+	 * offset than the one wanted are ignored (the answer says where to continue), as SMP does.
+	 * Throws E_RANGE for bytes past the announced size (the update goes on), and any refusal
+	 * (the update is then over and nothing is pending).
+	 */
+	write(offset: number, bytes: Uint8Array): number {
+		const s = this.#session;
+		if (!s) fail("E_STATE", "no update in progress: begin() one first");
+		if (!Number.isInteger(offset) || offset < 0) fail("E_RANGE", `offset ${offset} is not a byte offset`);
+		if (offset + bytes.length > s.options.size) fail("E_RANGE", `${bytes.length} bytes at offset ${offset} run past the announced size of ${s.options.size}`);
+		if (offset !== s.next || bytes.length === 0) return s.next;
+		try {
+			this.#consume(s, bytes);
+		} catch (e) {
+			const error = asError(e);
+			this.#end(s, error);
+			throw error;
+		}
+		this.#progress(s);
+		return s.next;
+	}
+
+	/** After the last byte: what was installed. Throws E_TRUNCATED while bytes are missing. */
+	finish(): InstallResult {
+		const s = this.#session;
+		if (s) fail("E_TRUNCATED", `the update is missing bytes: next wanted at offset ${s.next} of ${s.options.size}`);
+		const last = this.#last;
+		if (!last) fail("E_STATE", "no update to finish");
+		if (last.error) throw new SealdropError(last.error.code, last.error.message);
+		const done = this.#journal.state?.done;
+		return { image: last.image, version: last.version ?? "", hash: done ? toHex(done.imageHash) : "", state: this.status().state, resumedFrom: this.#resumedFrom };
+	}
+
+	/** Abandons the update in progress; the secondary slot is left with nothing pending. */
+	abort(): void {
+		const s = this.#session;
+		if (!s) return;
+		this.#end(s, new SealdropError("E_STATE", "the update was aborted"));
+		this.#journal.clear();
+	}
+
+	/**
+	 * Marks the image verified in the secondary slot pending (for an update begun with
+	 * `pending: "none"`, as SMP's upload then state-write does). The slot is hashed again first.
+	 */
+	markPending(image = 0, permanent = false): void {
+		if (this.#session) fail("E_STATE", "an update is in progress");
+		const done = this.#journal.state?.done;
+		const journalImage = this.#journal.state?.session.image;
+		const secondary = this.#open("secondary", image);
+		try {
+			const found = readSlotImage(secondary);
+			if (!found || !done || done.outcome === "failed" || journalImage !== image || found.hash !== toHex(done.imageHash))
+				fail("E_STATE", `image ${image}: the secondary slot holds no image this agent verified`);
+			this.#verifyStored(secondary, found);
+			setPending(secondary, this.#maxAlign, image, permanent);
+		} finally {
+			secondary.close();
+		}
+	}
+
+	close(): void {
+		if (this.#session) this.abort();
+		this.#journal.close();
+		this.#counters.close();
+	}
+
+	// --- internals ---
+
+	#resumedFrom = 0;
+
+	get #maxAlign(): number {
+		return this.#board.maxAlign ?? 8;
+	}
+
+	#open(which: "primary" | "secondary", image: number): Flash {
+		const pair = this.#board.images?.[image];
+		if (!pair) fail("E_RANGE", `board ${this.#board.name} has no image ${image}`);
+		return Flash.open({ path: pair[which] });
+	}
+
+	#pendingState(image: number): UpdateState | undefined {
+		const primary = this.#open("primary", image);
+		const secondary = this.#open("secondary", image);
+		try {
+			const type = swapTypeFor(readSlotTrailer(primary, this.#maxAlign).state, readSlotTrailer(secondary, this.#maxAlign).state);
+			return type === SwapType.TEST ? "pending-test" : type === SwapType.PERM ? "pending-permanent" : undefined;
+		} finally {
+			primary.close();
+			secondary.close();
+		}
+	}
+
+	/** Erases the secondary slot's trailer blocks, which cancels anything pending there. Blocks already erased are left alone. */
+	#eraseTrailer(secondary: Flash): void {
+		const status = secondary.status();
+		for (let b = trailerFirstBlock(this.#board, secondary); b < status.blocks; b++) {
+			if (!this.#isErased(secondary, b * status.blockLength, status.blockLength, status.eraseValue)) secondary.eraseBlock(b);
+		}
+	}
+
+	#isErased(flash: Flash, offset: number, length: number, erased: number): boolean {
+		for (let at = offset; at < offset + length; at += SCRATCH) {
+			const piece = this.#scratch.subarray(0, Math.min(SCRATCH, offset + length - at));
+			flash.read(piece, at);
+			for (let i = 0; i < piece.length; i++) if (piece[i] !== erased) return false;
+		}
+		return true;
+	}
+
+	#progress(s: Session): void {
+		const phase = s.phase === "done" ? "done" : s.phase;
+		this.#onProgress?.({ phase, bytes: s.received, total: s.options.size });
+	}
+
+	#end(s: Session, error?: SealdropError): void {
+		s.cipher?.close();
+		s.hash.close();
+		s.chain.close();
+		s.inner?.hash.close();
+		s.writer?.close();
+		s.secondary.close();
+		this.#resumedFrom = s.resumedFrom;
+		this.#session = undefined;
+		const version = s.header ? formatVersion(s.header.version) : undefined;
+		if (error) {
+			this.#last = { image: s.options.image, size: s.options.size, state: "failed", error: { code: error.code, message: error.message }, ...(version ? { version } : {}) };
+			try {
+				if (this.#journal.state && !this.#journal.state.done) this.#journal.recordDone("failed", new Uint8Array(0));
+			} catch {
+				// the journal is on flash that just failed: the next begin() starts over anyway
+			}
+		} else this.#last = { image: s.options.image, size: s.options.size, state: "ready", ...(version ? { version } : {}) };
+	}
+
+	/** Routes bytes at s.next to the current phase. */
+	#consume(s: Session, bytes: Uint8Array): void {
+		if (s.phase === "header") {
+			const end = s.header ? s.header.hdrSize : IMAGE_HEADER_SIZE;
+			const n = Math.min(bytes.length, end - s.next);
+			s.headerArea.set(bytes.subarray(0, n), s.next);
+			s.next += n;
+			s.received += n;
+			if (!s.header && s.next === IMAGE_HEADER_SIZE) {
+				this.#headerIn(s);
+				if (s.phase === "header") this.#consume(s, bytes.subarray(n)); // the rest of the header area may be in this chunk
+				return;
+			}
+			if (s.header && s.next === s.header.hdrSize) this.#headerAreaIn(s);
+		} else if (s.phase === "tlvs") {
+			const n = Math.min(bytes.length, s.options.size - s.next);
+			s.tlvArea!.set(bytes.subarray(0, n), s.next - s.tlvOffset);
+			s.next += n;
+			s.received += n;
+			if (s.next === s.options.size) this.#tlvsIn(s, false);
+		} else if (s.phase === "body") {
+			const n = Math.min(bytes.length, s.tlvOffset - s.next);
+			this.#body(s, bytes.subarray(0, n));
+			s.received += n;
+			if (s.next === s.tlvOffset) this.#bodyIn(s);
+		}
+	}
+
+	/** The 32-byte header is in: checks that need nothing else. */
+	#headerIn(s: Session): void {
+		const header = parseHeader(s.headerArea);
+		const f = header.flags;
+		if (f & ImageFlag.NON_BOOTABLE) fail("E_FLAGS", "the image is flagged NON_BOOTABLE");
+		if ((f & ImageFlag.RAM_LOAD) && !this.#board.allowRamLoad) fail("E_UNSUPPORTED", `the image is flagged RAM_LOAD and board ${this.#board.name}'s bootloader does not load to RAM`);
+		if (f & (ImageFlag.COMPRESSED_LZMA1 | ImageFlag.COMPRESSED_LZMA2 | ImageFlag.COMPRESSED_ARM_THUMB)) fail("E_UNSUPPORTED", "compressed images are not supported");
+		const tlvOffset = header.hdrSize + header.imgSize;
+		if (tlvOffset + header.protectTlvSize + 4 > s.options.size) fail("E_RANGE", `the announced size ${s.options.size} is smaller than the image's header, body and TLV areas (at least ${tlvOffset + header.protectTlvSize + 4} bytes)`);
+		const areas = header.hdrSize + (s.options.size - tlvOffset);
+		if (areas > this.#journal.maxSessionBytes)
+			fail("E_UNSUPPORTED", `the header area and TLV areas (${areas} bytes) exceed the ${this.#journal.maxSessionBytes} bytes the journal keeps; padded images (imgtool --pad) must be sent unpadded`);
+		s.header = header;
+		s.tlvOffset = tlvOffset;
+		const area = new Uint8Array(header.hdrSize);
+		area.set(s.headerArea);
+		s.headerArea = area;
+		if (s.next === header.hdrSize) this.#headerAreaIn(s);
+	}
+
+	#headerAreaIn(s: Session): void {
+		s.phase = "tlvs";
+		s.next = s.tlvOffset;
+		s.tlvArea = new Uint8Array(s.options.size - s.tlvOffset);
+	}
+
+	/** The TLV areas are in: everything that can be checked before the body, then the body is asked for. */
+	#tlvsIn(s: Session, resuming: boolean): void {
+		const header = s.header!;
+		const area = s.tlvArea!;
+		const protectedTlvs = header.protectTlvSize ? parseTlvArea(area.subarray(0, header.protectTlvSize), s.tlvOffset, true) : [];
+		const unprotectedOffset = s.tlvOffset + header.protectTlvSize;
+		const rest = area.subarray(header.protectTlvSize);
+		const unprotectedTlvs = parseTlvArea(rest, unprotectedOffset, false);
+		const end = unprotectedOffset + (rest[2] | (rest[3] << 8));
+		if (end !== s.options.size) fail(end < s.options.size ? "E_UNSUPPORTED" : "E_RANGE", `the image ends at ${end} but ${s.options.size} bytes were announced${end < s.options.size ? " (a padded image? send it unpadded)" : ""}`);
+		const layout: ImageLayout = { header, protectedTlvs, unprotectedTlvs, tlvOffset: s.tlvOffset, unprotectedOffset, size: end, trailingLength: 0 };
+		s.layout = layout;
+		const hash = findHashTlv(layout);
+		if (hash.alg !== "sha256") fail("E_UNSUPPORTED", `the image is hashed with ${hash.alg.toUpperCase()}; this device checks SHA-256 images`);
+		this.#checkPolicy(layout, s.options.image);
+
+		const keyBits = aesKeyBits(header.flags);
+		if (keyBits) s.cipher = this.#unwrap(layout, keyBits);
+		s.nested = this.#board.installer === "mcuboot" && keyBits !== 0;
+		if (!s.nested && s.options.size > maxImageSize(this.#board, s.secondary))
+			fail("E_TOO_LARGE", `the ${s.options.size}-byte image does not fit the ${maxImageSize(this.#board, s.secondary)} bytes slot ${s.options.image} leaves before its trailer`);
+		if (s.nested) {
+			s.inner = {
+				parser: new ImageStreamParser({ maxSize: maxImageSize(this.#board, s.secondary) }), hash: new Sha256(),
+				layout: { protectedTlvs: [], unprotectedTlvs: [] }, end: -1, protectedBytes: [],
+			};
+		}
+		if (!resuming) {
+			this.#journal.startSession({ sessionId: s.options.sessionId, size: s.options.size, image: s.options.image, pending: s.options.pending, headerArea: s.headerArea, tlvArea: area });
+			s.writer = this.#writer(s, 0);
+			if (!s.nested) s.writer.write(s.headerArea); // stored: the slot holds the image as received
+		}
+		s.hash.update(s.headerArea);
+		s.phase = "body";
+		s.next = header.hdrSize;
+		if (s.next === s.tlvOffset) this.#bodyIn(s);
+	}
+
+	/** Security counter, version policy and dependencies of an image (outer or inner). */
+	#checkPolicy(layout: ImageLayout, image: number): void {
+		const counter = securityCounter(layout);
+		const stored = this.#counters.get(image);
+		if (counter === null ? stored > 0 : counter < stored)
+			fail("E_SECURITY_COUNTER", counter === null ? `the image has no security counter and this device's is ${stored}` : `the image's security counter ${counter} is below this device's ${stored}`);
+		if (this.#newerOnly) {
+			const running = this.#slotImage("primary", image);
+			if (running && compareVersions(layout.header.version, running.header.version) <= 0)
+				fail("E_DOWNGRADE", `version ${formatVersion(layout.header.version)} is not newer than the running ${running.version}`);
+		}
+		for (const dep of dependencies(layout)) {
+			const installed = this.#installedVersion(dep.imageId);
+			if (!installed) fail("E_DEPENDENCY", `the image needs image ${dep.imageId} at version ${formatVersion(dep.minVersion)} or later, and there is none`);
+			if (compareVersions(installed.header.version, dep.minVersion) < 0)
+				fail("E_DEPENDENCY", `the image needs image ${dep.imageId} at version ${formatVersion(dep.minVersion)} or later; ${installed.version} is installed`);
+		}
+	}
+
+	/** The image that will run for an image number: the pending one if any, else the running one (bootutil's dependency check). */
+	#installedVersion(image: number): SlotImage | undefined {
+		if (!this.#board.images?.[image]) return undefined;
+		return this.#slotImage(this.#pendingState(image) ? "secondary" : "primary", image);
+	}
+
+	#slotImage(which: "primary" | "secondary", image: number): SlotImage | undefined {
+		const flash = this.#open(which, image);
+		try {
+			return readSlotImage(flash);
+		} finally {
+			flash.close();
+		}
+	}
+
+	/** Opens the image key with the device key (in C: no key material reaches JavaScript). */
+	#unwrap(layout: ImageLayout, keyBits: 128 | 256): AesCtr {
+		const enc = findEncTlv(layout);
+		if (!enc) fail("E_ENC_TLV", "the image is flagged encrypted but carries no ENC TLV: a sealable release must be sealed for this device first");
+		const kind = enc.type === TlvType.ENC_EC256 ? "ec256" : enc.type === TlvType.ENC_X25519 ? "x25519" : undefined;
+		if (!kind) fail("E_UNSUPPORTED", `ENC TLV type 0x${enc.type.toString(16)} is not one a device key opens (ENC_EC256, ENC_X25519)`);
+		let key: DeviceKey;
+		try {
+			key = new DeviceKey({ slot: this.#board.deviceKeySlot ?? 0 });
+		} catch {
+			fail("E_DEVICE_KEY", "this device has no device key yet");
+		}
+		try {
+			if ((key.kind === "p256") !== (kind === "ec256")) fail("E_DEVICE_KEY", `the image was sealed for a${kind === "ec256" ? " P-256" : "n X25519"} key; this device's key is ${key.kind === "p256" ? "P-256" : "X25519"}`);
+			return key.unwrap(enc.value, kind, keyBits);
+		} catch (e) {
+			if (e instanceof SealdropError) throw e;
+			fail("E_DEVICE_KEY", "the image was sealed for another device (its ENC TLV does not open with this device's key)");
+		} finally {
+			key.close();
+		}
+	}
+
+	#writer(s: Session, startBlock: number): SlotWriter {
+		const status = s.secondary.status();
+		return new SlotWriter(s.secondary, startBlock * status.blockLength, (block, digest) => {
+			// d_k = SHA-256(d_(k-1) ‖ SHA-256(block k)): the journal's checkpoint for this block
+			s.chain.update(s.chainValue);
+			s.chain.update(digest);
+			s.chain.digest(s.chainValue);
+			this.#journal.recordBlock(block, s.chainValue.subarray(0, CHAIN_BYTES));
+		});
+	}
+
+	/** Body bytes at s.next: decrypt, hash, write. */
+	#body(s: Session, bytes: Uint8Array): void {
+		for (let at = 0; at < bytes.length; at += SCRATCH) {
+			const piece = bytes.subarray(at, Math.min(bytes.length, at + SCRATCH));
+			let plain = piece;
+			if (s.cipher) {
+				plain = this.#scratch.subarray(0, piece.length);
+				s.cipher.process(piece, plain, s.next - s.header!.hdrSize);
+			}
+			s.hash.update(plain);
+			if (s.nested) this.#inner(s, plain);
+			else s.writer!.write(piece);
+			s.next += piece.length;
+		}
+	}
+
+	/**
+	 * Plaintext of a nested image: parse it and hash it as MCUboot will, and write the inner
+	 * image's bytes (not when replaying blocks already in the slot after a reset).
+	 */
+	#inner(s: Session, plain: Uint8Array, write = true): void {
+		const inner = s.inner!;
+		if (inner.end >= 0) return; // outer body bytes after the inner image: hashed, not written
+		const start = inner.parser.offset;
+		let events;
+		try {
+			events = inner.parser.push(plain);
+		} catch (e) {
+			if (start < IMAGE_HEADER_SIZE && e instanceof SealdropError && e.code === "E_BAD_MAGIC")
+				fail("E_UNSUPPORTED", `board ${this.#board.name}'s mcuboot installer writes the signed image a sealed release wraps (sealdrop wrap); this sealed image's payload is not one`);
+			throw e;
+		}
+		for (const event of events) {
+			if (event.kind === "data" && event.region !== "unprotected" && event.region !== "trailing") inner.hash.update(event.bytes);
+			else if (event.kind === "header") {
+				inner.layout.header = event.header;
+				if (aesKeyBits(event.header.flags)) fail("E_UNSUPPORTED", "the inner image of a nested release is itself encrypted; stock MCUboot could not boot it");
+			} else if (event.kind === "tlvs") {
+				if (event.isProtected) inner.layout.protectedTlvs = event.tlvs;
+				else {
+					inner.layout.unprotectedTlvs = event.tlvs;
+					inner.layout.unprotectedOffset = event.offset;
+				}
+			} else if (event.kind === "end") inner.end = event.size;
+		}
+		if (write) s.writer!.write(plain.subarray(0, inner.end >= 0 ? inner.end - start : plain.length));
+	}
+
+	/** The whole body is in: verify everything, read back what was written, then mark pending. */
+	#bodyIn(s: Session): void {
+		s.phase = "done";
+		s.next = s.options.size;
+		this.#onProgress?.({ phase: "verifying", bytes: s.received, total: s.options.size });
+		const layout = s.layout!;
+		const header = s.header!;
+		s.hash.update(s.tlvArea!.subarray(0, header.protectTlvSize));
+		const digest = new Uint8Array(s.hash.digest());
+		const expected = findHashTlv(layout).tlv.value;
+		if (!equalBytes(digest, expected)) fail("E_HASH", "the image hash does not match: the image was altered, or sealed for this device with another release's key");
+		checkSignature(layout.unprotectedTlvs, digest, this.#trust);
+
+		let identity = expected;
+		if (s.nested) {
+			const inner = s.inner!;
+			if (inner.end < 0) fail("E_TRUNCATED", "the sealed payload ends inside the inner image");
+			const innerLayout = inner.layout as ImageLayout;
+			innerLayout.tlvOffset = innerLayout.header.hdrSize + innerLayout.header.imgSize;
+			innerLayout.size = inner.end;
+			const innerDigest = new Uint8Array(inner.hash.digest());
+			const innerHash = findHashTlv(innerLayout);
+			if (innerHash.alg !== "sha256") fail("E_UNSUPPORTED", `the inner image is hashed with ${innerHash.alg.toUpperCase()}; this device checks SHA-256 images`);
+			if (!equalBytes(innerDigest, innerHash.tlv.value)) fail("E_HASH", "the inner image's hash does not match");
+			checkSignature(innerLayout.unprotectedTlvs, innerDigest, this.#trust);
+			this.#checkPolicy(innerLayout, s.options.image);
+			identity = innerHash.tlv.value;
+		} else s.writer!.write(s.tlvArea!);
+		s.writer!.flush();
+
+		const found = readSlotImage(s.secondary);
+		if (!found || found.hash !== toHex(identity)) fail("E_FLASH", "the image read back from the secondary slot is not the one written");
+		this.#verifyStored(s.secondary, found, s.nested ? undefined : s.cipher);
+		this.#journal.recordDone("verified", identity);
+		if (s.options.pending !== "none") setPending(s.secondary, this.#maxAlign, s.options.image, s.options.pending === "permanent");
+		this.#end(s);
+	}
+
+	/**
+	 * Hashes the image in a slot again, from flash, and compares with its hash TLV: the proof that
+	 * what the bootloader will read is what was verified. A stored sealed image is decrypted
+	 * for this (`cipher`, or the device key opens it again).
+	 */
+	#verifyStored(flash: Flash, found: SlotImage, cipher?: AesCtr): void {
+		const hash = new Sha256();
+		const keyBits = aesKeyBits(found.header.flags);
+		let own: AesCtr | undefined;
+		try {
+			if (keyBits && !cipher) cipher = own = this.#unwrap(found, keyBits);
+			const { hdrSize } = found.header;
+			const hashedEnd = found.unprotectedOffset;
+			for (let at = 0; at < hashedEnd; at += SCRATCH) {
+				const piece = this.#scratch.subarray(0, Math.min(SCRATCH, hashedEnd - at));
+				flash.read(piece, at);
+				if (cipher && at + piece.length > hdrSize && at < found.tlvOffset) {
+					// decrypt the part of this piece inside the body
+					const from = Math.max(at, hdrSize) - at;
+					const to = Math.min(at + piece.length, found.tlvOffset) - at;
+					const body = piece.subarray(from, to);
+					cipher.process(body, body, at + from - hdrSize);
+				}
+				hash.update(piece);
+			}
+			const digest = new Uint8Array(hash.digest());
+			if (!equalBytes(digest, findHashTlv(found).tlv.value)) fail("E_FLASH", "the image read back from the secondary slot does not hash to its hash TLV");
+		} finally {
+			hash.close();
+			own?.close();
+		}
+	}
+
+	/**
+	 * Picks up a journaled session: the header and TLVs come from the journal, the slot's
+	 * complete blocks are read back and checked against their chained digests, and the body
+	 * continues after the last good block.
+	 */
+	#resume(s: Session, record: SessionRecord): void {
+		s.headerArea = record.headerArea.slice(0, IMAGE_HEADER_SIZE);
+		this.#headerIn(s);
+		s.headerArea = record.headerArea;
+		s.tlvArea = record.tlvArea;
+		s.received = record.headerArea.length + record.tlvArea.length;
+		this.#tlvsIn(s, true);
+		const { blockLength } = s.secondary.status();
+		const header = s.header!;
+		// Blocks that count: complete, recorded, and for a stored image below its TLV areas
+		// (the blocks holding TLV bytes are written last and rewritten on resume).
+		const limit = Math.floor((s.nested ? header.imgSize : s.tlvOffset) / blockLength);
+		const recorded = this.#journal.state!.blocks;
+		let good = 0;
+		const chain = new Uint8Array(32);
+		while (good < limit && recorded.has(good)) {
+			this.#chainBlock(s, good, chain);
+			if (!equalBytes(chain.subarray(0, CHAIN_BYTES), recorded.get(good)!)) break;
+			good++;
+		}
+		if (!s.nested && good * blockLength < header.hdrSize) good = 0;
+		s.chainValue.fill(0);
+		for (let k = 0; k < good; k++) this.#chainBlock(s, k, s.chainValue, true); // replay: decrypt, hash, parse
+		s.writer = this.#writer(s, good);
+		const bodyStart = s.nested ? header.hdrSize : 0; // image offset of slot offset 0
+		if (!s.nested && good === 0) s.writer.write(s.headerArea);
+		s.next = good === 0 ? header.hdrSize : bodyStart + good * blockLength;
+		s.resumedFrom = s.next;
+		s.received += s.next - header.hdrSize;
+		this.#eraseTrailer(s.secondary);
+	}
+
+	/**
+	 * Reads slot block k and advances `chain` to d_k. With `replay`, also feeds the block's body
+	 * bytes to decryption, the image hash and (nested) the inner parser, as if just received.
+	 */
+	#chainBlock(s: Session, k: number, chain: Uint8Array, replay = false): void {
+		const { blockLength } = s.secondary.status();
+		const hdrSize = s.header!.hdrSize;
+		const bodyStart = s.nested ? hdrSize : 0;
+		const blockHash = new Sha256();
+		try {
+			for (let at = k * blockLength; at < (k + 1) * blockLength; at += SCRATCH) {
+				const piece = this.#scratch.subarray(0, Math.min(SCRATCH, (k + 1) * blockLength - at));
+				s.secondary.read(piece, at);
+				blockHash.update(piece);
+				if (!replay) continue;
+				const imageOffset = bodyStart + at;
+				const skip = Math.max(0, hdrSize - imageOffset); // the header area is hashed already
+				const body = piece.subarray(Math.min(skip, piece.length));
+				if (s.cipher && !s.nested) s.cipher.process(body, body, imageOffset + skip - hdrSize);
+				s.hash.update(body);
+				if (s.nested) this.#inner(s, body, false);
+			}
+			const digest = new Uint8Array(blockHash.digest());
+			s.chain.update(chain);
+			s.chain.update(digest);
+			s.chain.digest(chain);
+		} finally {
+			blockHash.close();
+		}
+	}
+
+}
+

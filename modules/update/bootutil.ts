@@ -1,0 +1,88 @@
+/**
+ * The trailer writes an application makes to talk to MCUboot, byte for byte as bootutil makes
+ * them (bootutil_public.c boot_set_next, boot_write_magic, boot_write_trailer_flag; reference
+ * §D.1-D.4), and the room a slot must leave for the trailer.
+ *
+ * Each field is written on its own, padded with the erased value to the flash's write size
+ * (boot_write_trailer), in bootutil's order: magic, then image_ok, then swap_info. A power cut
+ * between them leaves a state bootutil also reaches and handles: magic alone reads as a TEST
+ * swap (the image was verified, so a test swap of it is safe).
+ */
+import Flash from "sealdrop/native/flash";
+import { alignUp, FLAG_SET, readTrailer, trailerLayout, type TrailerLayout, type TrailerState } from "sealdrop/image";
+import type { BoardConfig } from "./board.js";
+
+/** BOOT_STATUS_STATE_COUNT per upgrade strategy (bootutil_area.h): scratch 3, move 3. */
+const STATUS_STATES = 3;
+
+export interface SlotTrailer {
+	layout: TrailerLayout;
+	state: TrailerState;
+}
+
+/** Reads a slot's trailer fields. */
+export function readSlotTrailer(flash: Flash, maxAlign: number): SlotTrailer {
+	const status = flash.status();
+	const layout = trailerLayout({ slotSize: status.size, maxAlign });
+	const tail = new Uint8Array(status.size - layout.swapSizeOffset);
+	flash.read(tail, layout.swapSizeOffset);
+	return { layout, state: readTrailer(tail, layout, status.eraseValue) };
+}
+
+/** Writes one trailer field padded to the write size (boot_write_trailer). */
+function writeField(flash: Flash, offset: number, bytes: Uint8Array): void {
+	const status = flash.status();
+	const unit = new Uint8Array(alignUp(bytes.length, status.writeAlign)).fill(status.eraseValue);
+	unit.set(bytes);
+	flash.write(unit, offset);
+}
+
+/**
+ * boot_set_pending_multi(image, permanent) on the secondary slot. Does nothing if the slot's
+ * magic is already good (bootutil's rule: it is pending already).
+ */
+export function setPending(secondary: Flash, maxAlign: number, image: number, permanent: boolean): void {
+	const { layout, state } = readSlotTrailer(secondary, maxAlign);
+	if (state.magic === "good") return;
+	if (state.magic === "bad") throw new Error("secondary trailer magic is corrupt"); // the agent erases the trailer first, so this is a bug
+	// the magic goes in an aligned block at ALIGN_DOWN(S - 16, A), erased bytes before it (boot_write_magic)
+	const magicBlock = new Uint8Array(layout.slotSize - layout.magicBlockOffset).fill(secondary.status().eraseValue);
+	magicBlock.set(layout.magic, magicBlock.length - layout.magic.length);
+	writeField(secondary, layout.magicBlockOffset, magicBlock);
+	if (permanent) writeField(secondary, layout.imageOkOffset, Uint8Array.of(FLAG_SET));
+	writeField(secondary, layout.swapInfoOffset, Uint8Array.of(((image & 0x0f) << 4) | (permanent ? 3 : 2)));
+}
+
+/**
+ * boot_set_confirmed_multi on the primary slot: image_ok = 1 when the magic is good and image_ok
+ * is unset; nothing otherwise. Returns whether it wrote.
+ */
+export function setConfirmed(primary: Flash, maxAlign: number): boolean {
+	const { layout, state } = readSlotTrailer(primary, maxAlign);
+	if (state.magic !== "good" || state.imageOk !== "unset") return false;
+	writeField(primary, layout.imageOkOffset, Uint8Array.of(FLAG_SET));
+	return true;
+}
+
+/**
+ * The largest image a slot takes under the board's bootloader: the slot less its trailer, rounded
+ * to whole erase blocks (the agent erases the trailer's blocks apart from the image's), less one
+ * more block for swap-using-move, which shifts the primary image up by one sector. The status
+ * area holds STATUS_STATES entries of one write unit per sector of the slot (boot_status_sz with
+ * BOOT_MAX_IMG_SECTORS equal to the slot's sector count); overwrite-only keeps no status.
+ */
+export function maxImageSize(board: BoardConfig, slot: Flash): number {
+	const status = slot.status();
+	const maxAlign = board.maxAlign ?? 8;
+	const infoSize = status.size - trailerLayout({ slotSize: status.size, maxAlign }).infoOffset;
+	const statusSize = board.swap === "overwrite" ? 0 : status.blocks * STATUS_STATES * status.writeAlign;
+	const reserved = alignUp(infoSize + statusSize, status.blockLength) + (board.swap === "move" ? status.blockLength : 0);
+	return status.size - reserved;
+}
+
+/** First erase block of the trailer area (what maxImageSize leaves free, the move sector aside). */
+export function trailerFirstBlock(board: BoardConfig, slot: Flash): number {
+	const status = slot.status();
+	const moveSector = board.swap === "move" ? status.blockLength : 0;
+	return (maxImageSize(board, slot) + moveSector) / status.blockLength;
+}

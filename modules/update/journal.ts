@@ -1,0 +1,164 @@
+/**
+ * The resume journal: what the agent must remember across a reset to continue an update where
+ * it stopped, kept in a RecordLog.
+ *
+ * - SESSION: the session id the transport gave (SMP `sha`, an HTTP ETag...), the announced size,
+ *   image number, pending mode, and the image's header area and TLV areas (the body is in the
+ *   slot; these are not, or not yet). Written once the header and TLVs are in, before any body
+ *   byte reaches the slot.
+ * - BLOCK: slot block k is complete, with a chained digest of blocks 0..k
+ *   (d_k = SHA-256(d_{k-1} ‖ SHA-256(block k)), first 16 bytes), so a resume re-reads the slot,
+ *   recomputes the chain, and continues after the last block whose digest still matches.
+ * - DONE: the session ended (verified, marked pending, or refused) with the image's hash.
+ *
+ * A new session resets the log; only the current session's records are live.
+ */
+import { equalBytes, fail, putU16, putU32, u16, u32 } from "sealdrop/image";
+import { RecordLog, type LogRecord } from "./record-log.js";
+
+const SESSION = 1;
+const BLOCK = 2;
+const DONE = 3;
+const FORMAT = 1;
+
+export const CHAIN_BYTES = 16;
+
+export type PendingMode = "none" | "test" | "permanent";
+const PENDING_MODES: PendingMode[] = ["none", "test", "permanent"];
+
+export interface SessionRecord {
+	sessionId: Uint8Array;
+	size: number;
+	image: number;
+	pending: PendingMode;
+	headerArea: Uint8Array;
+	tlvArea: Uint8Array;
+}
+
+export type Outcome = "verified" | "pending" | "failed";
+const OUTCOMES: Outcome[] = ["verified", "pending", "failed"];
+
+export interface JournalState {
+	session: SessionRecord;
+	/** Chained digest after block k, for each block recorded, by block index. */
+	blocks: Map<number, Uint8Array>;
+	done?: { outcome: Outcome; imageHash: Uint8Array };
+}
+
+function encodeSession(s: SessionRecord): Uint8Array {
+	const out = new Uint8Array(1 + 1 + 1 + 4 + 1 + s.sessionId.length + 2 + s.headerArea.length + 2 + s.tlvArea.length);
+	let at = 0;
+	out[at++] = FORMAT;
+	out[at++] = s.image;
+	out[at++] = PENDING_MODES.indexOf(s.pending);
+	putU32(out, at, s.size);
+	at += 4;
+	out[at++] = s.sessionId.length;
+	out.set(s.sessionId, at);
+	at += s.sessionId.length;
+	putU16(out, at, s.headerArea.length);
+	out.set(s.headerArea, at + 2);
+	at += 2 + s.headerArea.length;
+	putU16(out, at, s.tlvArea.length);
+	out.set(s.tlvArea, at + 2);
+	return out;
+}
+
+function decodeSession(p: Uint8Array): SessionRecord | undefined {
+	if (p.length < 10 || p[0] !== FORMAT || p[2] >= PENDING_MODES.length) return undefined;
+	let at = 7;
+	const idLength = p[at++];
+	if (at + idLength + 2 > p.length) return undefined;
+	const sessionId = p.slice(at, at + idLength);
+	at += idLength;
+	const headerLength = u16(p, at);
+	if (at + 2 + headerLength + 2 > p.length) return undefined;
+	const headerArea = p.slice(at + 2, at + 2 + headerLength);
+	at += 2 + headerLength;
+	const tlvLength = u16(p, at);
+	if (at + 2 + tlvLength !== p.length) return undefined;
+	return { image: p[1], pending: PENDING_MODES[p[2]], size: u32(p, 3), sessionId, headerArea, tlvArea: p.slice(at + 2) };
+}
+
+export class Journal {
+	readonly #log: RecordLog;
+	#state: JournalState | undefined;
+
+	constructor(partition: string) {
+		this.#log = new RecordLog(partition);
+		this.#state = this.#read(this.#log.records);
+	}
+
+	/** The session the journal holds, if any. */
+	get state(): JournalState | undefined {
+		return this.#state;
+	}
+
+	/** How big a SESSION record may be: header area and TLV areas together must fit. */
+	get maxSessionBytes(): number {
+		return this.#log.maxPayload - 16 - 32;
+	}
+
+	/** Forgets any session (a new update starts). */
+	clear(): void {
+		if (this.#log.records.length) this.#log.reset([]);
+		this.#state = undefined;
+	}
+
+	startSession(session: SessionRecord): void {
+		if (session.sessionId.length > 32) fail("E_USAGE", "a session id is at most 32 bytes");
+		const payload = encodeSession(session);
+		if (payload.length > this.#log.maxPayload) fail("E_UNSUPPORTED", `the image's header and TLV areas (${payload.length} bytes) do not fit the journal's ${this.#log.maxPayload}-byte records`);
+		this.#log.reset([{ type: SESSION, payload }]);
+		this.#state = { session, blocks: new Map() };
+	}
+
+	recordBlock(block: number, chain: Uint8Array): void {
+		const payload = new Uint8Array(4 + CHAIN_BYTES);
+		putU32(payload, 0, block);
+		payload.set(chain.subarray(0, CHAIN_BYTES), 4);
+		this.#log.append(BLOCK, payload, () => this.#snapshot());
+		this.#state!.blocks.set(block, payload.slice(4));
+	}
+
+	recordDone(outcome: Outcome, imageHash: Uint8Array): void {
+		const payload = new Uint8Array(1 + imageHash.length);
+		payload[0] = OUTCOMES.indexOf(outcome);
+		payload.set(imageHash, 1);
+		this.#log.append(DONE, payload, () => this.#snapshot());
+		this.#state!.done = { outcome, imageHash: imageHash.slice() };
+	}
+
+	close(): void {
+		this.#log.close();
+	}
+
+	/** What must survive moving to a fresh block: the session and its newest block record. */
+	#snapshot(): LogRecord[] {
+		const records = this.#log.records;
+		const keep: LogRecord[] = records.filter((r) => r.type === SESSION || r.type === DONE);
+		const blocks = records.filter((r) => r.type === BLOCK);
+		if (blocks.length) keep.splice(1, 0, blocks[blocks.length - 1]);
+		return keep;
+	}
+
+	#read(records: readonly LogRecord[]): JournalState | undefined {
+		let state: JournalState | undefined;
+		for (const r of records) {
+			if (r.type === SESSION) {
+				const session = decodeSession(r.payload);
+				state = session ? { session, blocks: new Map() } : undefined;
+			} else if (r.type === BLOCK && state && r.payload.length === 4 + CHAIN_BYTES) {
+				state.blocks.set(u32(r.payload, 0), r.payload.slice(4));
+			} else if (r.type === DONE && state && r.payload.length >= 1 && r.payload[0] < OUTCOMES.length) {
+				state.done = { outcome: OUTCOMES[r.payload[0]], imageHash: r.payload.slice(1) };
+			}
+		}
+		return state;
+	}
+}
+
+/** Whether a journal session is the one a transport is starting again. */
+export function sameSession(s: SessionRecord, sessionId: Uint8Array, size: number, image: number): boolean {
+	return sessionId.length > 0 && equalBytes(s.sessionId, sessionId) && s.size === size && s.image === image;
+}

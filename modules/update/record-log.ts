@@ -1,0 +1,196 @@
+/**
+ * A power-safe log of small records in a flash partition of two or more erase blocks: the agent's
+ * resume journal and its persistent counters live in one each.
+ *
+ * Flash discipline (each write justified by what a power cut at that point leaves):
+ * - Records are appended after the last programmed byte of the active block, each in one write
+ *   of whole write units. A cut tears at most the record being written; its CRC then fails and
+ *   reading skips it, so a record is either wholly there or not there.
+ * - When the active block is full, the live records (the owner's `snapshot()`) are copied to the
+ *   next block, and only then is that block's header written: the header commits the block. A
+ *   cut before the header leaves the old block active and complete; after it, the new one.
+ * - Blocks are erased only right before they are reused, never the active one.
+ *
+ * Record: magic "SR" (2), type (1), ~type (1), payload length (2, LE), payload, CRC-32 (4, LE)
+ * over everything before it, then erased padding to the write unit. A block's first record is
+ * its header (type 0) holding a 32-bit generation; the block with the highest is active.
+ */
+import Flash from "sealdrop/native/flash";
+import { alignUp, fail, putU16, putU32, u16, u32 } from "sealdrop/image";
+
+const MAGIC = 0x5253; // "SR" little-endian
+const HEADER = 6;
+const CRC = 4;
+const BLOCK_HEADER_TYPE = 0;
+
+/** CRC-32 (IEEE 802.3, reflected, as zlib's crc32). */
+const CRC_TABLE = (() => {
+	const table = new Uint32Array(256);
+	for (let n = 0; n < 256; n++) {
+		let c = n;
+		for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+		table[n] = c >>> 0;
+	}
+	return table;
+})();
+
+export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+	let c = 0xffffffff;
+	for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+	return (c ^ 0xffffffff) >>> 0;
+}
+
+export interface LogRecord {
+	type: number;
+	payload: Uint8Array;
+}
+
+export class RecordLog {
+	readonly #flash: Flash;
+	readonly #blockLength: number;
+	readonly #blocks: number;
+	readonly #align: number;
+	readonly #erased: number;
+	readonly #block: Uint8Array;
+	#active = -1;       // index of the active block, -1 when the log is empty
+	#generation = 0;
+	#append = 0;        // offset in the active block where the next record goes
+	#records: LogRecord[] = [];
+
+	/** Opens the log in `partition` and reads its records. */
+	constructor(partition: string) {
+		this.#flash = Flash.open({ path: partition });
+		const status = this.#flash.status();
+		if (status.blocks < 2) fail("E_FLASH", `partition "${partition}" needs at least two erase blocks for a power-safe log`);
+		this.#blockLength = status.blockLength;
+		this.#blocks = status.blocks;
+		this.#align = status.writeAlign;
+		this.#erased = status.eraseValue;
+		this.#block = new Uint8Array(this.#blockLength);
+		this.#load();
+	}
+
+	/** The valid records of the active block, oldest first. */
+	get records(): readonly LogRecord[] {
+		return this.#records;
+	}
+
+	/** The largest payload one record can hold. */
+	get maxPayload(): number {
+		return this.#blockLength - this.#recordSize(4) - HEADER - CRC - this.#align;
+	}
+
+	/**
+	 * Appends a record. When the active block has no room, `snapshot()` gives the records that
+	 * must survive (the new one excluded), which move to a fresh block first.
+	 */
+	append(type: number, payload: Uint8Array, snapshot: () => LogRecord[]): void {
+		if (type === BLOCK_HEADER_TYPE || type > 0xff) fail("E_USAGE", `record type ${type} is reserved`);
+		if (payload.length > this.maxPayload) fail("E_TOO_LARGE", `a ${payload.length}-byte record does not fit a ${this.#blockLength}-byte journal block`);
+		if (this.#active < 0 || this.#append + this.#recordSize(payload.length) > this.#blockLength) this.#rotate(snapshot());
+		this.#write(this.#append, type, payload);
+		this.#append += this.#recordSize(payload.length);
+		this.#records.push({ type, payload: payload.slice() });
+	}
+
+	/** Starts over with only `records` (an empty list forgets everything). */
+	reset(records: LogRecord[]): void {
+		this.#rotate(records);
+	}
+
+	close(): void {
+		this.#flash.close();
+	}
+
+	#recordSize(payloadLength: number): number {
+		return alignUp(HEADER + payloadLength + CRC, this.#align);
+	}
+
+	#encode(type: number, payload: Uint8Array): Uint8Array {
+		const bytes = new Uint8Array(this.#recordSize(payload.length)).fill(this.#erased);
+		putU16(bytes, 0, MAGIC);
+		bytes[2] = type;
+		bytes[3] = ~type & 0xff;
+		putU16(bytes, 4, payload.length);
+		bytes.set(payload, HEADER);
+		putU32(bytes, HEADER + payload.length, crc32(bytes, 0, HEADER + payload.length));
+		return bytes;
+	}
+
+	#write(offset: number, type: number, payload: Uint8Array): void {
+		this.#flash.write(this.#encode(type, payload), this.#active * this.#blockLength + offset);
+	}
+
+	/** A valid record at `at` in the block buffer: its type, payload and size; else undefined. */
+	#parse(at: number): { type: number; payload: Uint8Array; size: number } | undefined {
+		const b = this.#block;
+		if (at + HEADER + CRC > b.length || u16(b, at) !== MAGIC || b[at + 3] !== (~b[at + 2] & 0xff)) return undefined;
+		const length = u16(b, at + 4);
+		if (at + HEADER + length + CRC > b.length) return undefined;
+		if (u32(b, at + HEADER + length) !== crc32(b, at, at + HEADER + length)) return undefined;
+		return { type: b[at + 2], payload: b.slice(at + HEADER, at + HEADER + length), size: this.#recordSize(length) };
+	}
+
+	#load(): void {
+		let best = -1;
+		let bestGeneration = 0;
+		for (let i = 0; i < this.#blocks; i++) {
+			this.#flash.read(this.#block, i * this.#blockLength);
+			const header = this.#parse(0);
+			if (!header || header.type !== BLOCK_HEADER_TYPE || header.payload.length !== 4) continue;
+			const generation = u32(header.payload, 0);
+			if (best < 0 || generation > bestGeneration) {
+				best = i;
+				bestGeneration = generation;
+			}
+		}
+		if (best < 0) return;
+		this.#active = best;
+		this.#generation = bestGeneration;
+		this.#flash.read(this.#block, best * this.#blockLength);
+		let at = this.#recordSize(4);
+		let end = at;
+		while (at < this.#blockLength) {
+			const record = this.#parse(at);
+			if (record) {
+				this.#records.push({ type: record.type, payload: record.payload });
+				at += record.size;
+				end = at;
+				continue;
+			}
+			// A torn record or erased space: step one write unit and look again, so records
+			// appended after a torn one (after the next reset) are still found.
+			if (!this.#isErased(at, this.#align)) end = at + this.#align;
+			at += this.#align;
+		}
+		this.#append = end;
+	}
+
+	#isErased(at: number, length: number): boolean {
+		for (let i = at; i < at + length; i++) if (this.#block[i] !== this.#erased) return false;
+		return true;
+	}
+
+	#rotate(records: LogRecord[]): void {
+		const next = (this.#active + 1) % this.#blocks;
+		const generation = this.#active < 0 ? 1 : this.#generation + 1;
+		this.#flash.eraseBlock(next);
+		const previous = this.#active;
+		this.#active = next;
+		let at = this.#recordSize(4);
+		for (const record of records) {
+			if (at + this.#recordSize(record.payload.length) > this.#blockLength) {
+				this.#active = previous;
+				fail("E_TOO_LARGE", "the journal's live records no longer fit one erase block");
+			}
+			this.#write(at, record.type, record.payload);
+			at += this.#recordSize(record.payload.length);
+		}
+		const header = new Uint8Array(4);
+		putU32(header, 0, generation);
+		this.#write(0, BLOCK_HEADER_TYPE, header); // commits the block
+		this.#generation = generation;
+		this.#append = at;
+		this.#records = records.map((r) => ({ type: r.type, payload: r.payload.slice() }));
+	}
+}

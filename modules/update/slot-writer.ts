@@ -1,0 +1,129 @@
+/**
+ * Writes a stream of bytes into a flash partition from a block boundary on, erasing each block
+ * just before its first byte is written (never the whole slot up front), in writes of whole
+ * write units. When a block is complete it reports the block's SHA-256, which the journal keeps
+ * as that block's checkpoint: after a reset the block is read back and compared, and writing
+ * resumes at the first block not known to be complete.
+ *
+ * Bytes that do not fill a write unit wait in a small carry buffer until the next write or
+ * `flush()`, which pads the last unit with the erased value.
+ */
+import Flash from "sealdrop/native/flash";
+import Sha256 from "sealdrop/native/sha256";
+import { fail } from "sealdrop/image";
+
+export class SlotWriter {
+	readonly #flash: Flash;
+	readonly #blockLength: number;
+	readonly #align: number;
+	readonly #erased: number;
+	readonly #size: number;
+	readonly #carry: Uint8Array;
+	readonly #blockHash = new Sha256();
+	readonly #digest = new Uint8Array(32);
+	#carried = 0;
+	#position: number;   // partition offset of the next byte
+	#erasedUpTo: number; // blocks below this offset were erased by this writer
+	readonly #onBlock: (block: number, digest: Uint8Array) => void;
+
+	/**
+	 * @param flash an open partition
+	 * @param start where writing starts: a block boundary
+	 * @param onBlock called when block `block` is complete, with the SHA-256 of its bytes
+	 */
+	constructor(flash: Flash, start: number, onBlock: (block: number, digest: Uint8Array) => void) {
+		const status = flash.status();
+		if (start % status.blockLength) fail("E_USAGE", `slot writing must start on a block boundary, not at ${start}`);
+		this.#flash = flash;
+		this.#blockLength = status.blockLength;
+		this.#align = status.writeAlign;
+		this.#erased = status.eraseValue;
+		this.#size = status.size;
+		this.#carry = new Uint8Array(this.#align);
+		this.#position = start;
+		this.#erasedUpTo = start;
+		this.#onBlock = onBlock;
+	}
+
+	/** Partition offset of the next byte. */
+	get position(): number {
+		return this.#position;
+	}
+
+	write(bytes: Uint8Array): void {
+		if (this.#position + bytes.length > this.#size) fail("E_TOO_LARGE", `writing past the end of the ${this.#size}-byte slot`);
+		let at = 0;
+		while (at < bytes.length) {
+			// never cross a block boundary in one step, so each block is erased and hashed in turn
+			const blockEnd = (Math.floor(this.#position / this.#blockLength) + 1) * this.#blockLength;
+			const n = Math.min(bytes.length - at, blockEnd - this.#position);
+			this.#writeInBlock(bytes.subarray(at, at + n));
+			at += n;
+		}
+	}
+
+	/**
+	 * Writes the carried bytes, padded to a write unit. The last, partial block is not reported:
+	 * only whole blocks are checkpoints, so a resume always rewrites the final block.
+	 */
+	flush(): void {
+		if (this.#carried) {
+			this.#carry.fill(this.#erased, this.#carried);
+			const unitStart = this.#position - this.#carried;
+			this.#eraseAhead(unitStart);
+			this.#flash.write(this.#carry, unitStart);
+			this.#blockHash.update(this.#carry.subarray(0, this.#carried));
+			this.#carried = 0;
+		}
+		this.#blockHash.reset();
+	}
+
+	close(): void {
+		this.#blockHash.close();
+	}
+
+	#eraseAhead(offset: number): void {
+		while (offset >= this.#erasedUpTo) {
+			this.#flash.eraseBlock(this.#erasedUpTo / this.#blockLength);
+			this.#erasedUpTo += this.#blockLength;
+		}
+	}
+
+	#completeBlock(block: number): void {
+		this.#blockHash.digest(this.#digest);
+		this.#onBlock(block, this.#digest);
+	}
+
+	/** `bytes` lie within one block, starting at #position. */
+	#writeInBlock(bytes: Uint8Array): void {
+		const align = this.#align;
+		let at = 0;
+		if (this.#carried) {
+			const n = Math.min(align - this.#carried, bytes.length);
+			this.#carry.set(bytes.subarray(0, n), this.#carried);
+			this.#carried += n;
+			at = n;
+			if (this.#carried === align) {
+				const unitStart = this.#position + n - align;
+				this.#eraseAhead(unitStart);
+				this.#flash.write(this.#carry, unitStart);
+				this.#blockHash.update(this.#carry);
+				this.#carried = 0;
+			}
+		}
+		const whole = Math.floor((bytes.length - at) / align) * align;
+		if (whole) {
+			const units = bytes.subarray(at, at + whole);
+			this.#eraseAhead(this.#position + at);
+			this.#flash.write(units, this.#position + at);
+			this.#blockHash.update(units);
+			at += whole;
+		}
+		if (at < bytes.length) {
+			this.#carry.set(bytes.subarray(at), this.#carried);
+			this.#carried += bytes.length - at;
+		}
+		this.#position += bytes.length;
+		if (this.#position % this.#blockLength === 0 && this.#carried === 0) this.#completeBlock(this.#position / this.#blockLength - 1);
+	}
+}
