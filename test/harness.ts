@@ -72,6 +72,8 @@ export function bytesEqual(actual: Bytes, expected: Bytes, message?: string): vo
 export interface Expected {
 	type?: new (...args: never[]) => Error;
 	message?: RegExp;
+	/** The stable error code (SealdropError.code). */
+	code?: string;
 }
 
 function check(error: unknown, expected: Expected | RegExp | undefined, message?: string): void {
@@ -79,6 +81,8 @@ function check(error: unknown, expected: Expected | RegExp | undefined, message?
 	if (want.type && !(error instanceof want.type)) throw new AssertionError(`${message ? message + ": " : ""}expected a ${want.type.name}, got ${show(error)}`);
 	const text = (error as Error)?.message ?? String(error);
 	if (want.message && !want.message.test(text)) throw new AssertionError(`${message ? message + ": " : ""}error message ${JSON.stringify(text)} does not match ${want.message}`);
+	const code = (error as { code?: unknown })?.code;
+	if (want.code && code !== want.code) throw new AssertionError(`${message ? message + ": " : ""}expected error code ${want.code}, got ${String(code)} (${text})`);
 }
 
 export function throws(fn: () => unknown, expected?: Expected | RegExp, message?: string): void {

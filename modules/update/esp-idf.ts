@@ -343,11 +343,22 @@ function checksumBlockLength(end: number): number {
 
 /**
  * XOR of the bytes into an 8-bit checksum. ESP-IDF XORs 32-bit words and folds the four bytes of
- * the result at the end (process_checksum); XOR-ing bytes gives the same byte and needs no
- * alignment of the chunks.
+ * the result at the end (process_checksum); folding gives the same byte whatever the grouping, so
+ * chunks may split anywhere. The aligned middle of a chunk goes a word at a time: this loop is the
+ * one per-byte cost of the check in JavaScript (the hash is native), 4 times fewer steps on XS.
  */
 function xorBytes(checksum: number, bytes: Uint8Array): number {
-	for (let i = 0; i < bytes.length; i++) checksum ^= bytes[i];
+	let i = 0;
+	while (i < bytes.length && (bytes.byteOffset + i) % 4 !== 0) checksum ^= bytes[i++];
+	const words = (bytes.length - i) >> 2;
+	if (words > 0) {
+		const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+		let word = 0;
+		for (let w = 0; w < words; w++) word ^= view[w];
+		checksum ^= (word ^ (word >>> 8) ^ (word >>> 16) ^ (word >>> 24)) & 0xff;
+		i += words * 4;
+	}
+	while (i < bytes.length) checksum ^= bytes[i++];
 	return checksum;
 }
 
