@@ -14,6 +14,7 @@ import { fromHex, SealdropError, toHex } from "sealdrop/image";
 import { parseBoardConfig, UpdateAgent, type PendingMode, type TrustAnchor } from "sealdrop/update";
 import { argv, exit, fileSize, readFile, readFileInto } from "sealdrop/xs-host";
 import DeviceKey, { type DeviceKeyKind } from "sealdrop/native/device-key";
+import Flash from "sealdrop/native/flash";
 
 interface DeviceConfig {
 	layout: string;
@@ -54,7 +55,7 @@ function install(agent: UpdateAgent, args: string[]): unknown {
 		const n = readFileInto(path, next, buffer.subarray(0, Math.min(chunk, size - next)));
 		next = agent.write(next, buffer.subarray(0, n));
 	}
-	return { ...agent.finish(), resumed: started.resumed };
+	return { ...agent.finish(), resumed: started.resumed, flashOperations: Flash.operations };
 }
 
 function state(agent: UpdateAgent): unknown {
