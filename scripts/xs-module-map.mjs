@@ -4,7 +4,7 @@
 // - the host's own modules (sealdrop/xs-host, embedded:io/serial);
 // - npm packages that device code and device-side tests import (@noble/*), resolved as Node
 //   resolves them, following their imports.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,4 +72,7 @@ function walk(file) {
 roots.forEach(walk);
 
 mkdirSync(join(root, "build", "xs"), { recursive: true });
-writeFileSync(join(root, "build", "xs", "modules.map"), [...map].map(([s, f]) => `${s}\t${f}\n`).join(""));
+// written aside then renamed, so a host starting meanwhile never reads half a map
+const target = join(root, "build", "xs", "modules.map");
+writeFileSync(`${target}.${process.pid}.tmp`, [...map].map(([s, f]) => `${s}\t${f}\n`).join(""));
+renameSync(`${target}.${process.pid}.tmp`, target);

@@ -52,7 +52,7 @@ const UINT32_MAX = 0xffffffff;
  */
 export function bootEspIdf(layout: OtaLayout, options: EspBootOptions = {}): EspBootReport {
 	const open = options.open ?? ((name: string) => Flash.open({ path: name }));
-	const otadata = new OtaData(layout, { open, running: 0 });
+	const otadata = new OtaData(layout, { open, running: 0 }); // no app runs yet: `running` is not used here
 	try {
 		const entries = otadata.readEntries();
 		abortUnconfirmed(otadata, entries);

@@ -240,7 +240,7 @@ export class EspAppImageCheck {
 			case "segmentData":
 				this.#segment++;
 				if (this.#segment < this.#segmentCount) this.#enter("segmentHeader", ESP_IMAGE_SEGMENT_HEADER_SIZE);
-				else this.#enter("checksum", checksumBlockLength(this.#offset));
+				else this.#enterChecksum();
 				break;
 			case "checksum":
 				this.#checkChecksum();
@@ -284,6 +284,13 @@ export class EspAppImageCheck {
 			fail("E_RANGE", `ESP image segment 0 is ${length} bytes, too short for the app description`);
 		this.#checkFits(this.#minimumEnd(this.#offset + length, this.#segmentCount - index - 1));
 		return length;
+	}
+
+	/** After the last segment: the checksum block, then the hash, must still fit. */
+	#enterChecksum(): void {
+		const length = checksumBlockLength(this.#offset);
+		this.#checkFits(this.#offset + length + (this.#hashAppended ? ESP_IMAGE_HASH_LEN : 0));
+		this.#enter("checksum", length);
 	}
 
 	/** esp_app_desc_t at the start of segment 0 (esp_ota_get_partition_description). */
@@ -729,6 +736,21 @@ export class OtaData {
 		if (active === -1) return false;
 		const previous = active ^ 1;
 		return valid[previous] && this.#verifies(otaSlotOfSeq(entries[previous].seq, this.appCount));
+	}
+
+	/**
+	 * The otadata half of esp_ota_begin() for an OTA app partition, to call before erasing it:
+	 * refuses the running partition (ESP_ERR_OTA_PARTITION_CONFLICT) and refuses any update while
+	 * the running app is still PENDING_VERIFY (ESP_ERR_OTA_ROLLBACK_INVALID_STATE), both E_STATE,
+	 * then invalidates the inactive entry. Returns the partition to write.
+	 */
+	beginUpdate(index: number = this.nextUpdatePartition()): number {
+		this.#checkIndex(index);
+		if (index === this.running) fail("E_STATE", `${this.layout.apps[index]} is the running app partition`);
+		if (this.stateOf(this.running) === OtaImgState.PENDING_VERIFY)
+			fail("E_STATE", "the running app has not confirmed itself yet (PENDING_VERIFY): mark it valid first");
+		this.invalidateInactiveEntry();
+		return index;
 	}
 
 	/**

@@ -7,6 +7,7 @@
  *   sealdrop-xs esp-ota.js LAYOUT_JSON COMMAND...
  *   write:N:FILE   erase the blocks an image needs in app partition N and write FILE there
  *   erase:N        erase app partition N
+ *   begin:N        the otadata half of esp_ota_begin (begin: the next update partition)
  *   invalidate     esp_ota_invalidate_inactive_ota_data_slot
  *   set:N          esp_ota_set_boot_partition (set-skip:N: ..._skip_validate)
  *   valid          esp_ota_mark_app_valid_cancel_rollback
@@ -88,6 +89,8 @@ function run(command: string): Record<string, unknown> {
 		case "erase":
 			eraseApp(layout.apps[index(arg)]);
 			return {};
+		case "begin":
+			return { partition: withOtaData((ota) => (arg === undefined ? ota.beginUpdate() : ota.beginUpdate(index(arg)))) };
 		case "invalidate":
 			return { erased: withOtaData((ota) => ota.invalidateInactiveEntry()) };
 		case "set":

@@ -60,8 +60,8 @@ function appDescription(spec: ImageSpec): Buffer {
 	const desc = Buffer.alloc(256);
 	desc.writeUInt32LE(spec.descMagic ?? 0xabcd5432, 0);
 	desc.writeUInt32LE(spec.secureVersion ?? 0, 4);
-	desc.write(spec.version ?? "1.0.0", 16, 31, "latin1");
-	desc.write(spec.project ?? "sealdrop-app", 48, 31, "latin1");
+	desc.write(spec.version ?? "1.0.0", 16, 32, "latin1"); // char[32]: a 32-character version has no NUL
+	desc.write(spec.project ?? "sealdrop-app", 48, 32, "latin1");
 	desc.write("12:00:00", 80, 15, "latin1");
 	desc.write("Jan  1 2026", 96, 15, "latin1");
 	desc.write("v5.4", 112, 31, "latin1");
@@ -197,6 +197,9 @@ describe("esp-idf: app image check (EspAppImageCheck on XS)", () => {
 		assertFails(checkOne(pastEnd, { announce: true }), "E_RANGE", /needs at least \d+ bytes but \d+ were announced/);
 		assertFails(checkOne(pastEnd, { maxSize: 65536 }), "E_TOO_LARGE", /does not fit the partition of 65536 bytes/);
 		assertFails(checkOne(pastEnd), "E_TRUNCATED", /segment data/);
+		const image = makeImage();
+		assertFails(checkOne(image, { announce: image.length - 1 }), "E_RANGE", /needs at least \d+ bytes but \d+ were announced/);
+		assertFails(checkOne(image, { maxSize: image.length - 1 }), "E_TOO_LARGE", /does not fit the partition/);
 		const countPastEnd = makeImage({ segmentCount: 16 });
 		assertFails(checkOne(countPastEnd, { announce: true }), "E_RANGE", /were announced/);
 	});
@@ -276,8 +279,9 @@ function patchFlash(flash: string, offset: number, bytes: Buffer) {
 /** A device that booted v1 from ota_0 on blank otadata, with v2 written to ota_1 as the agent would. */
 function deviceWithUpdate(): string {
 	const flash = newFlash();
-	const lines = okRun(flash, [`write:0:${v1}`, "boot", "invalidate", `write:1:${v2}`]);
+	const lines = okRun(flash, [`write:0:${v1}`, "boot", "begin", `write:1:${v2}`]);
 	assert.equal(lines[1].version, "1.0.0");
+	assert.equal(lines[2].partition, 1);
 	return flash;
 }
 
@@ -322,10 +326,12 @@ describe("esp-idf: otadata and the ESP-IDF bootloader model (on XS)", () => {
 		}
 		assert.deepEqual(rawEntry(flash, 1), { seq: 2, state: 2, crc: 0x55f63774 });
 		// the next update goes back to ota_0 with seq 3
-		const again = okRun(flash, ["boot", "invalidate", `write:0:${v3}`, "set:0", "boot", "valid", "boot"]);
-		assert.equal(again[1].erased, true, "the inactive entry (ota_0, seq 1) is erased before ota_0 is rewritten");
-		assert.equal(again[4].version, "3.0.0");
-		assert.equal(again[6].state, "VALID");
+		const again = okRun(flash, ["boot", "entries", "begin", "entries", `write:0:${v3}`, "set:0", "boot", "valid", "boot"]);
+		assert.equal((again[1].entries as { seq: number }[])[0].seq, 1);
+		assert.equal(again[2].partition, 0);
+		assert.equal((again[3].entries as { seq: number }[])[0].seq, 0xffffffff, "the inactive entry (ota_0, seq 1) is erased before ota_0 is rewritten");
+		assert.equal(again[6].version, "3.0.0");
+		assert.equal(again[8].state, "VALID");
 		assert.equal(rawEntry(flash, 0).seq, 3);
 	});
 
@@ -354,6 +360,18 @@ describe("esp-idf: otadata and the ESP-IDF bootloader model (on XS)", () => {
 		assert.match(String(r.lines[4].message), /rollback is not possible/);
 		assert.equal(r.lines[5].ok, true, "markValid on an already VALID entry");
 		assert.equal(r.lines[6].operations, r.lines[3].operations, "neither wrote anything");
+	});
+
+	test("beginUpdate refuses the running partition and any update while the running app is PENDING_VERIFY", () => {
+		const flash = deviceWithUpdate();
+		const r = ota(flash, ["set:1", "boot", "begin", "begin:1", "valid", "begin", "invalidate"]);
+		assert.equal(r.lines[2].code, "E_STATE");
+		assert.match(String(r.lines[2].message), /PENDING_VERIFY/);
+		assert.equal(r.lines[3].code, "E_STATE");
+		assert.match(String(r.lines[3].message), /ota_1 is the running app partition/);
+		assert.equal(r.lines[5].partition, 0);
+		assert.equal(r.lines[6].erased, false, "begin already erased the inactive entry");
+		assert.equal(rawEntry(flash, 0).seq, 0xffffffff);
 	});
 
 	test("a CRC-corrupt entry is ignored: the other entry selects the app", () => {
@@ -389,8 +407,8 @@ describe("esp-idf: otadata and the ESP-IDF bootloader model (on XS)", () => {
 
 	test("otadata sequence numbers select slots as ESP-IDF computes them", () => {
 		const flash = deviceWithUpdate();
-		okRun(flash, ["set:1", "boot", "valid", "boot", "invalidate", `write:0:${v3}`, "set:0", "boot", "valid"]);
-		okRun(flash, ["boot", "invalidate", `write:1:${v2}`, "set:1", "boot", "valid"]);
+		okRun(flash, ["set:1", "boot", "valid", "boot", "begin", `write:0:${v3}`, "set:0", "boot", "valid"]);
+		okRun(flash, ["boot", "begin", `write:1:${v2}`, "set:1", "boot", "valid"]);
 		assert.deepEqual([rawEntry(flash, 0).seq, rawEntry(flash, 1).seq], [3, 4]);
 		assert.equal(okRun(flash, ["boot"])[0].partition, "ota_1");
 	});
@@ -405,63 +423,67 @@ interface Sweep {
 }
 
 /**
- * Runs `script` on a copy of `base` once whole (to count its flash operations), then once per
- * operation with SEALDROP_FLASH_CUT=k (the process dies at the cut, exit 99) followed by two
- * boots that must both start an app whose image verifies, with one of the `allowed` versions.
+ * Runs `steps` on a copy of `base` once whole, noting which flash operations each step does, then
+ * once per operation k with SEALDROP_FLASH_CUT=k (the process dies at the cut, exit 99), followed
+ * by two boots. Both must start an app whose image verifies (the bootloader model checks it), and
+ * it must be the last app confirmed before the step that was cut: `confirmed` at first, then the
+ * version booted before each "valid" step once that step has completed.
  */
-function cutSweep(base: string, script: string[], allowed: string[]): Sweep {
-	const whole = okRun(copyFlash(base), [...script, "ops"]);
-	const operations = whole[whole.length - 1].operations as number;
-	const sweep: Sweep = { cuts: operations, booted: {} };
-	for (let k = 1; k <= operations; k++) {
+function cutSweep(base: string, steps: string[], confirmed: string): Sweep {
+	const whole = okRun(copyFlash(base), steps.flatMap((step) => [step, "ops"]));
+	const ends = whole.filter((line) => line.cmd === "ops").map((line) => line.operations as number);
+	const expected: string[] = []; // the confirmed version while step i runs
+	let booted = confirmed;
+	steps.forEach((step, i) => {
+		expected.push(confirmed);
+		const line = whole[2 * i];
+		if (step === "boot") booted = line.version as string;
+		if (step === "valid") confirmed = booted;
+	});
+	const sweep: Sweep = { cuts: ends[ends.length - 1], booted: {} };
+	for (let k = 1; k <= sweep.cuts; k++) {
+		const step = ends.findIndex((end) => k <= end);
 		const flash = copyFlash(base);
-		const cut = ota(flash, script, { SEALDROP_FLASH_CUT: String(k) });
-		assert.equal(cut.status, 99, `cut ${k}: ${cut.stderr}`);
-		assert.match(cut.stderr, new RegExp(`power cut at flash operation ${k}`));
+		const cut = ota(flash, steps, { SEALDROP_FLASH_CUT: String(k) });
+		assert.equal(cut.status, 99, `cut ${k} (${steps[step]}): ${cut.stderr}`);
+		assert.match(cut.stderr, new RegExp(`power cut at flash operation ${k} `));
 		const r = ota(flash, ["boot", "boot"]);
-		assert.equal(r.status, 0, `after cut ${k}: ${r.stderr}`);
+		assert.equal(r.status, 0, `after cut ${k} (${steps[step]}): ${r.stderr}`);
 		for (const boot of r.lines) {
-			assert.equal(boot.ok, true, `after cut ${k}: ${JSON.stringify(boot)}`);
-			assert.ok(allowed.includes(boot.version as string), `after cut ${k}: booted ${String(boot.version)}`);
+			assert.equal(boot.ok, true, `after cut ${k} (${steps[step]}): ${JSON.stringify(boot)}`);
+			assert.equal(boot.version, expected[step], `after cut ${k} (${steps[step]}): booted ${String(boot.version)}`);
 		}
-		const last = r.lines[1].version as string;
-		sweep.booted[last] = (sweep.booted[last] ?? 0) + 1;
+		sweep.booted[expected[step]] = (sweep.booted[expected[step]] ?? 0) + 1;
 		fs.rmSync(flash);
 	}
 	return sweep;
 }
 
 describe("esp-idf: a power cut at every flash operation still boots a valid app, old or new", () => {
-	test("setBootPartition, the first boot (NEW → PENDING_VERIFY) and markValid", () => {
-		const sweep = cutSweep(deviceWithUpdate(), ["set:1", "boot", "valid", "boot"], ["1.0.0", "2.0.0"]);
-		assert.equal(sweep.cuts, 6, "set: erase + write, boot: erase + write, valid: erase + write");
-		assert.ok(sweep.booted["1.0.0"] > 0 && sweep.booted["2.0.0"] > 0, JSON.stringify(sweep));
+	test("two updates: set, first boot (NEW → PENDING_VERIFY), markValid; begin, rewrite ota_0, set, boot, markValid", () => {
+		const steps = ["set:1", "boot", "valid", "boot", "begin", `write:0:${v3}`, "set:0", "boot", "valid", "boot"];
+		const sweep = cutSweep(deviceWithUpdate(), steps, "1.0.0");
+		// set, boot, valid: erase + write each; begin: 1 erase (the inactive entry); the image: 1 erase + 8 writes
+		assert.equal(sweep.cuts, 6 + 1 + 9 + 6);
+		assert.deepEqual(sweep.booted, { "1.0.0": 6, "2.0.0": 16 });
 	});
 
-	test("an update never confirmed: the boot that aborts it", () => {
-		const sweep = cutSweep(deviceWithUpdate(), ["set:1", "boot", "boot"], ["1.0.0", "2.0.0"]);
-		assert.equal(sweep.cuts, 6);
+	test("an update never confirmed, and the boot that aborts it", () => {
+		const sweep = cutSweep(deviceWithUpdate(), ["set:1", "boot", "boot"], "1.0.0");
+		assert.deepEqual(sweep, { cuts: 6, booted: { "1.0.0": 6 } });
 	});
 
 	test("markInvalidAndRollback", () => {
 		const base = deviceWithUpdate();
 		okRun(base, ["set:1", "boot"]);
-		const sweep = cutSweep(base, ["invalid", "boot"], ["1.0.0", "2.0.0"]);
-		assert.equal(sweep.cuts, 2);
-	});
-
-	test("the second update: invalidate the inactive entry, rewrite ota_0 image, set, boot, confirm", () => {
-		const base = deviceWithUpdate();
-		okRun(base, ["set:1", "boot", "valid"]);
-		const sweep = cutSweep(base, ["boot", "invalidate", `write:0:${v3}`, "set:0", "boot", "valid", "boot"], ["2.0.0", "3.0.0"]);
-		assert.ok(sweep.cuts >= 12, `${sweep.cuts} cut points`);
-		assert.ok(sweep.booted["2.0.0"] > 0 && sweep.booted["3.0.0"] > 0, JSON.stringify(sweep));
+		const sweep = cutSweep(base, ["invalid", "boot"], "1.0.0");
+		assert.deepEqual(sweep, { cuts: 2, booted: { "1.0.0": 2 } });
 	});
 
 	test("blank otadata: the first boot writing entry 0", () => {
 		const base = newFlash();
 		okRun(base, [`write:0:${v1}`]);
-		const sweep = cutSweep(base, ["boot"], ["1.0.0"]);
-		assert.equal(sweep.cuts, 2);
+		const sweep = cutSweep(base, ["boot"], "1.0.0");
+		assert.deepEqual(sweep, { cuts: 2, booted: { "1.0.0": 2 } });
 	});
 });
