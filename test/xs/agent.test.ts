@@ -2,7 +2,8 @@
  * The update agent (modules/update) on XS with the real native modules, fed imgtool's images
  * from test/vectors/imgtool with their device keys imported: installs in any chunking, and every
  * refusal leaving the running image untouched and nothing pending.
- * Flash: the shared run's file laid out by boards/sim/layout.json; each test wipes what it uses.
+ * Runs in a state folder and flash file of its own (scripts/test.mjs), laid out by
+ * boards/sim/layout.json; each test wipes the partitions it uses.
  */
 import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
@@ -11,7 +12,7 @@ import { readSlotTrailer, sha256, UpdateAgent, type BoardConfig, type InstallerK
 import { bytesEqual, equal, ok, readVector, test, throws } from "../harness.js";
 import { pemDer, pemPrivateScalar } from "./pem.js";
 
-const KEY_SLOT = 3; // slot 0 belongs to the device-key tests of the same run
+const KEY_SLOT = 3; // not the default slot, so the board config's deviceKeySlot is exercised
 
 function board(installer: InstallerKind): BoardConfig {
 	return {
