@@ -56,16 +56,16 @@ const COMPRESSION_FLAGS = ImageFlag.COMPRESSED_LZMA1 | ImageFlag.COMPRESSED_LZMA
 /**
  * boot_check_header_valid (bootutil_loader.c) for a build without MCUBOOT_DECOMPRESS_IMAGES:
  * the magic, header + body + protected TLVs inside the slot, encryption only in an encrypting
- * build and never both AES flags, no compression.
+ * build and never both AES flags, no compression. Returns why the header is refused, or null.
  */
-export function checkHeaderValid(area: Area, h: RawHeader, encryptingBuild: boolean): boolean {
-	if (h.magic !== IMAGE_MAGIC) return false;
+export function headerRefusal(area: Area, h: RawHeader, encryptingBuild: boolean): { code: ErrorCode; message: string } | null {
+	if (h.magic !== IMAGE_MAGIC) return { code: "E_BAD_MAGIC", message: `no image header in "${area.name}" (magic 0x${h.magic.toString(16)})` };
 	const size = h.imgSize + h.hdrSize + h.protectTlvSize;
-	if (size > 0xffffffff || size >= area.size) return false;
-	if (isEncrypted(h) && !encryptingBuild) return false;
-	if ((h.flags & ImageFlag.ENCRYPTED_AES128) && (h.flags & ImageFlag.ENCRYPTED_AES256)) return false;
-	if (h.flags & COMPRESSION_FLAGS) return false;
-	return true;
+	if (size > 0xffffffff || size >= area.size) return { code: "E_TOO_LARGE", message: `the image in "${area.name}" claims ${size} bytes, more than the slot` };
+	if ((h.flags & ImageFlag.ENCRYPTED_AES128) && (h.flags & ImageFlag.ENCRYPTED_AES256)) return { code: "E_FLAGS", message: "both AES-128 and AES-256 flags are set" };
+	if (isEncrypted(h) && !encryptingBuild) return { code: "E_UNSUPPORTED", message: "the image is encrypted and this bootloader is built without MCUBOOT_ENC_IMAGES" };
+	if (h.flags & COMPRESSION_FLAGS) return { code: "E_UNSUPPORTED", message: "compressed images need MCUBOOT_DECOMPRESS_IMAGES" };
+	return null;
 }
 
 /**
