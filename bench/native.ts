@@ -18,23 +18,13 @@ import { fileURLToPath } from "node:url";
 import { TlvType } from "sealdrop/image";
 import { unwrapKey, wrapKey } from "../host/cli/crypto.js";
 import { generateKey, type Key } from "../host/cli/keys.js";
+import { rate as measure } from "./rate.js";
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1000);
 const CHUNK = 4096;
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 
-function rate(step: () => void): number {
-	step();
-	let calls = 0;
-	const start = performance.now();
-	let elapsed = 0;
-	while (elapsed < MIN_MS) {
-		for (let i = 0; i < 8; i++) step();
-		calls += 8;
-		elapsed = performance.now() - start;
-	}
-	return calls / (elapsed / 1000);
-}
+const rate = (step: () => void): number => measure(step, MIN_MS, () => performance.now());
 const mbPerSecond = (chunksPerSecond: number) => +((chunksPerSecond * CHUNK) / 1e6).toFixed(2);
 const ratio = (a: number, b: number) => +(a / b).toFixed(3);
 

@@ -12,6 +12,7 @@ import { fromHex } from "sealdrop/image";
 import { argv, exit, gc, memory, now, readFile } from "sealdrop/xs-host";
 import { ctr } from "@noble/ciphers/aes.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { rate as measure } from "../rate.js";
 
 interface UnwrapInput { kind: "p256" | "x25519"; privateKey: string; encTlv: string; keyBits: 128 | 256 }
 interface Inputs { minMilliseconds: number; unwrap: UnwrapInput[] }
@@ -19,19 +20,7 @@ interface Inputs { minMilliseconds: number; unwrap: UnwrapInput[] }
 const CHUNK = 4096;
 const inputs = JSON.parse(new TextDecoder().decode(readFile(argv[1]))) as Inputs;
 
-/** Runs `step` until at least `minMilliseconds` have passed; returns calls per second. */
-function rate(step: () => void): number {
-	step(); // warm up (first-call costs)
-	let calls = 0;
-	const start = now();
-	let elapsed = 0;
-	while (elapsed < inputs.minMilliseconds) {
-		for (let i = 0; i < 8; i++) step();
-		calls += 8;
-		elapsed = now() - start;
-	}
-	return calls / (elapsed / 1000);
-}
+const rate = (step: () => void): number => measure(step, inputs.minMilliseconds, now);
 
 const mbPerSecond = (chunksPerSecond: number) => +((chunksPerSecond * CHUNK) / 1e6).toFixed(2);
 

@@ -11,7 +11,7 @@
  * MCUBOOT_ENC_IMAGES with MCUBOOT_SWAP_SAVE_ENCTLV, BOOT_ENC_TLV_SIZE.
  */
 import Flash from "sealdrop/native/flash";
-import { alignDown, alignUp, bootMagic, BOOT_MAGIC_SIZE, fail, FLAG_SET, putU32, readTrailer, SwapType, trailerLayout, u32, type TrailerLayout } from "sealdrop/image";
+import { alignDown, alignUp, BOOT_MAGIC_SIZE, fail, FLAG_SET, magicBlock, putU32, readTrailer, SwapType, trailerFieldBytes, trailerLayout, u32, type TrailerLayout } from "sealdrop/image";
 
 /** loader.c BUF_SZ: boot_copy_region moves data in chunks of this many bytes, one write each. */
 export const COPY_CHUNK = 1024;
@@ -52,10 +52,15 @@ export class Area {
 
 	read(offset: number, length: number): Uint8Array {
 		const out = new Uint8Array(length);
-		if (length === 0) return out;
-		if (offset < 0 || offset + length > this.size) fail("E_FLASH", `read of ${length} bytes at ${offset} is outside "${this.name}"`);
-		this.#flash.read(out, offset);
+		this.readInto(out, offset);
 		return out;
+	}
+
+	/** Fills `into` from `offset` without allocating. */
+	readInto(into: Uint8Array, offset: number): void {
+		if (into.length === 0) return;
+		if (offset < 0 || offset + into.length > this.size) fail("E_FLASH", `read of ${into.length} bytes at ${offset} is outside "${this.name}"`);
+		this.#flash.read(into, offset);
 	}
 
 	write(offset: number, bytes: Uint8Array): void {
@@ -220,19 +225,14 @@ export function hasGoodMagic(t: Trailer): boolean {
  * (MCUboot asserts when that is more than BOOT_MAX_ALIGN.)
  */
 function writeTrailerField(t: Trailer, off: number, value: Uint8Array): void {
-	const length = alignUp(value.length, t.area.align);
-	if (length > t.g.maxAlign) fail("E_USAGE", `flash write size ${t.area.align} is above BOOT_MAX_ALIGN ${t.g.maxAlign}`);
-	const buf = new Uint8Array(length).fill(t.area.erasedVal);
-	buf.set(value);
+	const buf = trailerFieldBytes(value, t.area.align, t.area.erasedVal);
+	if (buf.length > t.g.maxAlign) fail("E_USAGE", `flash write size ${t.area.align} is above BOOT_MAX_ALIGN ${t.g.maxAlign}`);
 	t.area.write(off, buf);
 }
 
 /** boot_write_magic: an aligned block of erased padding then the 16 magic bytes, one write. */
 export function writeMagic(t: Trailer): void {
-	const size = alignUp(BOOT_MAGIC_SIZE, t.g.maxAlign);
-	const buf = new Uint8Array(size).fill(t.area.erasedVal);
-	buf.set(bootMagic(t.g.maxAlign), size - BOOT_MAGIC_SIZE);
-	t.area.write(alignDown(t.layout.magicOffset, t.g.maxAlign), buf);
+	t.area.write(t.layout.magicBlockOffset, magicBlock(t.layout, t.area.erasedVal));
 }
 
 export function writeImageOk(t: Trailer): void {

@@ -8,12 +8,12 @@
  */
 import type AesCtr from "sealdrop/native/aes-ctr";
 import type DeviceKey from "sealdrop/native/device-key";
-import Sha256 from "sealdrop/native/sha256";
 import {
-	decodeVersion, equalBytes, fail, ImageFlag, IMAGE_MAGIC, parseTlvArea, SealdropError, TlvType, TLV_INFO_MAGIC,
-	TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC, u16, u32, type ErrorCode, type ImageLayout, type ImageVersion,
+	decodeVersion, equalBytes, fail, ImageFlag, IMAGE_MAGIC, SealdropError, TlvType, u16, u32,
+	type ErrorCode, type ImageHeader, type ImageLayout, type ImageVersion,
 } from "sealdrop/image";
 import { checkSignature, type TrustAnchor } from "sealdrop/update/signature";
+import { hashImage, readImageLayout as sharedReadImageLayout } from "sealdrop/update/slot-image";
 import { COPY_CHUNK, type Area } from "./mcuboot-flash.js";
 
 /** struct image_header as read from flash, whatever it holds (an erased slot reads all 0xff). */
@@ -76,29 +76,11 @@ export function headerRefusal(area: Area, h: RawHeader, encryptingBuild: boolean
  */
 export function readImageLayout(area: Area, h: RawHeader): ImageLayout {
 	if (h.magic !== IMAGE_MAGIC) fail("E_BAD_MAGIC", `no image header in "${area.name}"`);
-	const start = tlvOff(h);
-	const need = (off: number, length: number) => {
-		if (off + length > area.size) fail("E_TLV_OVERRUN", `the TLV area of the image in "${area.name}" runs past the slot`);
-		return area.read(off, length);
-	};
-	let off = start;
-	let info = need(off, TLV_INFO_SIZE);
-	let protectedTlvs: ImageLayout["protectedTlvs"] = [];
-	if (u16(info, 0) === TLV_PROT_INFO_MAGIC) {
-		if (u16(info, 2) !== h.protectTlvSize) fail("E_PROT_SIZE", `protected TLV area size ${u16(info, 2)} disagrees with the header's ${h.protectTlvSize}`);
-		protectedTlvs = parseTlvArea(need(off, h.protectTlvSize), off, true);
-		off += h.protectTlvSize;
-		info = need(off, TLV_INFO_SIZE);
-	} else if (h.protectTlvSize !== 0) {
-		fail("E_PROT_SIZE", `the header announces ${h.protectTlvSize} bytes of protected TLVs but none follow the body`);
-	}
-	if (u16(info, 0) !== TLV_INFO_MAGIC) fail("E_BAD_MAGIC", `no TLV area after the image body in "${area.name}"`);
-	const unprotectedTlvs = parseTlvArea(need(off, u16(info, 2)), off, false);
-	const size = off + u16(info, 2);
-	return {
-		header: { loadAddr: 0, hdrSize: h.hdrSize, protectTlvSize: h.protectTlvSize, imgSize: h.imgSize, flags: h.flags, version: h.version },
-		protectedTlvs, unprotectedTlvs, tlvOffset: start, unprotectedOffset: off, size, trailingLength: 0,
-	};
+	return sharedReadImageLayout((into, offset) => area.readInto(into, offset), imageHeader(h), area.size);
+}
+
+function imageHeader(h: RawHeader): ImageHeader {
+	return { loadAddr: 0, hdrSize: h.hdrSize, protectTlvSize: h.protectTlvSize, imgSize: h.imgSize, flags: h.flags, version: h.version };
 }
 
 /** What an MCUBOOT_ENC_IMAGES build decrypts with: one ENC TLV kind and one AES size, fixed at build time. */
@@ -164,23 +146,7 @@ export function cryptBody(key: EncKey, bytes: Uint8Array, bodyOffset: number): v
  * body decrypted when `key` is given (MUST_DECRYPT: an encrypted image in a secondary slot).
  */
 export function imageHash(area: Area, h: RawHeader, key: EncKey | null): Uint8Array {
-	const hash = new Sha256();
-	try {
-		const end = tlvOff(h) + h.protectTlvSize;
-		for (let off = 0; off < end;) {
-			let size = Math.min(COPY_CHUNK, end - off);
-			// the body is read in chunks of its own so a chunk never mixes plaintext and ciphertext
-			if (off < h.hdrSize && off + size > h.hdrSize) size = h.hdrSize - off;
-			if (off < tlvOff(h) && off + size > tlvOff(h)) size = tlvOff(h) - off;
-			const chunk = area.read(off, size);
-			if (key && off >= h.hdrSize && off < tlvOff(h)) cryptBody(key, chunk, off - h.hdrSize);
-			hash.update(chunk);
-			off += size;
-		}
-		return new Uint8Array(hash.digest());
-	} finally {
-		hash.close();
-	}
+	return hashImage((into, offset) => area.readInto(into, offset), imageHeader(h), new Uint8Array(COPY_CHUNK), key?.ctr);
 }
 
 export type Validation =

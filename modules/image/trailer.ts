@@ -75,6 +75,23 @@ export function trailerLayout(options: TrailerOptions): TrailerLayout {
 	};
 }
 
+/** boot_write_trailer's buffer: `value` padded with the erased value to whole write units. */
+export function trailerFieldBytes(value: Uint8Array, writeAlign: number, erasedVal = 0xff): Uint8Array {
+	const unit = new Uint8Array(alignUp(value.length, writeAlign)).fill(erasedVal);
+	unit.set(value);
+	return unit;
+}
+
+/**
+ * boot_write_magic's buffer, written at `layout.magicBlockOffset`: BOOT_MAGIC_ALIGN_SIZE bytes,
+ * erased padding then the 16 magic bytes.
+ */
+export function magicBlock(layout: TrailerLayout, erasedVal = 0xff): Uint8Array {
+	const block = new Uint8Array(layout.slotSize - layout.magicBlockOffset).fill(erasedVal);
+	block.set(layout.magic, block.length - layout.magic.length);
+	return block;
+}
+
 export interface ImgtoolTrailerOptions {
 	align?: number;        // --align, write size (1..32)
 	maxAlign?: number;     // --max-align

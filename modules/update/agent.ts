@@ -37,7 +37,7 @@ import { maxImageSize, readSlotTrailer, setConfirmed, setPending, trailerFirstBl
 import { SecurityCounters } from "./counters.js";
 import { CHAIN_BYTES, Journal, sameSession, type PendingMode, type SessionRecord } from "./journal.js";
 import { checkSignature, type TrustAnchor } from "./signature.js";
-import { readSlotImage, type SlotImage } from "./slot-image.js";
+import { hashImage, readSlotImage, type SlotImage } from "./slot-image.js";
 import { SlotWriter } from "./slot-writer.js";
 
 export type { PendingMode } from "./journal.js";
@@ -144,7 +144,8 @@ export class UpdateAgent {
 	readonly #counters: SecurityCounters;
 	readonly #scratch = new Uint8Array(SCRATCH);
 	#session: Session | undefined;
-	#last: { image: number; size: number; state: UpdateState; error?: UpdateStatus["error"]; version?: string } | undefined;
+	/** How the last update ended. */
+	#last: { image: number; size: number; state: UpdateState; resumedFrom: number; error?: UpdateStatus["error"]; version?: string } | undefined;
 
 	constructor(options: AgentOptions) {
 		if (options.board.installer === "esp-idf") fail("E_UNSUPPORTED", "the esp-idf installer is not in this agent yet");
@@ -279,7 +280,7 @@ export class UpdateAgent {
 		if (!last) fail("E_STATE", "no update to finish");
 		if (last.error) throw new SealdropError(last.error.code, last.error.message);
 		const done = this.#journal.state?.done;
-		return { image: last.image, version: last.version ?? "", hash: done ? toHex(done.imageHash) : "", state: this.status().state, resumedFrom: this.#resumedFrom };
+		return { image: last.image, version: last.version ?? "", hash: done ? toHex(done.imageHash) : "", state: this.status().state, resumedFrom: last.resumedFrom };
 	}
 
 	/** Abandons the update in progress; the secondary slot is left with nothing pending. */
@@ -317,8 +318,6 @@ export class UpdateAgent {
 	}
 
 	// --- internals ---
-
-	#resumedFrom = 0;
 
 	get #maxAlign(): number {
 		return this.#board.maxAlign ?? 8;
@@ -371,17 +370,17 @@ export class UpdateAgent {
 		s.inner?.hash.close();
 		s.writer?.close();
 		s.secondary.close();
-		this.#resumedFrom = s.resumedFrom;
 		this.#session = undefined;
 		const version = s.header ? formatVersion(s.header.version) : undefined;
+		const ended = { image: s.options.image, size: s.options.size, resumedFrom: s.resumedFrom, ...(version ? { version } : {}) };
 		if (error) {
-			this.#last = { image: s.options.image, size: s.options.size, state: "failed", error: { code: error.code, message: error.message }, ...(version ? { version } : {}) };
+			this.#last = { ...ended, state: "failed", error: { code: error.code, message: error.message } };
 			try {
 				if (this.#journal.state && !this.#journal.state.done) this.#journal.recordDone("failed", new Uint8Array(0));
 			} catch {
 				// the journal is on flash that just failed: the next begin() starts over anyway
 			}
-		} else this.#last = { image: s.options.image, size: s.options.size, state: "ready", ...(version ? { version } : {}) };
+		} else this.#last = { ...ended, state: "ready" };
 	}
 
 	/** Routes bytes at s.next to the current phase. */
@@ -636,29 +635,12 @@ export class UpdateAgent {
 	 * for this (`cipher`, or the device key opens it again).
 	 */
 	#verifyStored(flash: Flash, found: SlotImage, cipher?: AesCtr): void {
-		const hash = new Sha256();
 		const keyBits = aesKeyBits(found.header.flags);
-		let own: AesCtr | undefined;
+		const own = keyBits && !cipher ? this.#unwrap(found, keyBits) : undefined;
 		try {
-			if (keyBits && !cipher) cipher = own = this.#unwrap(found, keyBits);
-			const { hdrSize } = found.header;
-			const hashedEnd = found.unprotectedOffset;
-			for (let at = 0; at < hashedEnd; at += SCRATCH) {
-				const piece = this.#scratch.subarray(0, Math.min(SCRATCH, hashedEnd - at));
-				flash.read(piece, at);
-				if (cipher && at + piece.length > hdrSize && at < found.tlvOffset) {
-					// decrypt the part of this piece inside the body
-					const from = Math.max(at, hdrSize) - at;
-					const to = Math.min(at + piece.length, found.tlvOffset) - at;
-					const body = piece.subarray(from, to);
-					cipher.process(body, body, at + from - hdrSize);
-				}
-				hash.update(piece);
-			}
-			const digest = new Uint8Array(hash.digest());
+			const digest = hashImage((into, offset) => flash.read(into, offset), found.header, this.#scratch, cipher ?? own);
 			if (!equalBytes(digest, findHashTlv(found).tlv.value)) fail("E_FLASH", "the image read back from the secondary slot does not hash to its hash TLV");
 		} finally {
-			hash.close();
 			own?.close();
 		}
 	}

@@ -9,7 +9,7 @@
  * swap (the image was verified, so a test swap of it is safe).
  */
 import Flash from "sealdrop/native/flash";
-import { alignUp, FLAG_SET, readTrailer, trailerLayout, type TrailerLayout, type TrailerState } from "sealdrop/image";
+import { alignUp, FLAG_SET, magicBlock, readTrailer, trailerFieldBytes, trailerLayout, type TrailerLayout, type TrailerState } from "sealdrop/image";
 import type { BoardConfig } from "./board.js";
 
 /** BOOT_STATUS_STATE_COUNT per upgrade strategy (bootutil_area.h): scratch 3, move 3. */
@@ -32,9 +32,7 @@ export function readSlotTrailer(flash: Flash, maxAlign: number): SlotTrailer {
 /** Writes one trailer field padded to the write size (boot_write_trailer). */
 function writeField(flash: Flash, offset: number, bytes: Uint8Array): void {
 	const status = flash.status();
-	const unit = new Uint8Array(alignUp(bytes.length, status.writeAlign)).fill(status.eraseValue);
-	unit.set(bytes);
-	flash.write(unit, offset);
+	flash.write(trailerFieldBytes(bytes, status.writeAlign, status.eraseValue), offset);
 }
 
 /**
@@ -45,10 +43,7 @@ export function setPending(secondary: Flash, maxAlign: number, image: number, pe
 	const { layout, state } = readSlotTrailer(secondary, maxAlign);
 	if (state.magic === "good") return;
 	if (state.magic === "bad") throw new Error("secondary trailer magic is corrupt"); // the agent erases the trailer first, so this is a bug
-	// the magic goes in an aligned block at ALIGN_DOWN(S - 16, A), erased bytes before it (boot_write_magic)
-	const magicBlock = new Uint8Array(layout.slotSize - layout.magicBlockOffset).fill(secondary.status().eraseValue);
-	magicBlock.set(layout.magic, magicBlock.length - layout.magic.length);
-	writeField(secondary, layout.magicBlockOffset, magicBlock);
+	secondary.write(magicBlock(layout, secondary.status().eraseValue), layout.magicBlockOffset);
 	if (permanent) writeField(secondary, layout.imageOkOffset, Uint8Array.of(FLAG_SET));
 	writeField(secondary, layout.swapInfoOffset, Uint8Array.of(((image & 0x0f) << 4) | (permanent ? 3 : 2)));
 }

@@ -21,6 +21,7 @@
 import Flash from "sealdrop/native/flash";
 import Sha256 from "sealdrop/native/sha256";
 import { alignUp, equalBytes, fail, putU32, SealdropError, u16, u32 } from "sealdrop/image";
+import { crc32 } from "./crc32.js";
 
 // ---------------------------------------------------------------------------------------------
 // App image (esp_app_format.h, esp_app_desc.h, esp_image_format.c)
@@ -458,24 +459,11 @@ export function encodeOtaSelectEntry(entry: OtaSelectEntry): Uint8Array {
 	return bytes;
 }
 
-/**
- * esp_rom_crc32_le(crc, buf, len): the reflected CRC-32 (polynomial 0xEDB88320) that inverts its
- * register on the way in and out (components/esp_rom/linux/esp_rom_crc.c).
- */
-export function espRomCrc32Le(crc: number, bytes: Uint8Array): number {
-	crc = ~crc >>> 0;
-	for (let i = 0; i < bytes.length; i++) {
-		crc ^= bytes[i];
-		for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-	}
-	return ~crc >>> 0;
-}
-
 /** bootloader_common_ota_select_crc(): esp_rom_crc32_le(UINT32_MAX, &ota_seq, 4). seq 1 gives 0x4743989a. */
 export function otaSelectCrc(seq: number): number {
 	const bytes = new Uint8Array(4);
 	putU32(bytes, 0, seq);
-	return espRomCrc32Le(UINT32_MAX, bytes);
+	return crc32(bytes, UINT32_MAX); // esp_rom_crc32_le(UINT32_MAX, ...)
 }
 
 /** bootloader_common_ota_select_invalid(): erased, or marked INVALID/ABORTED (the CRC is not looked at). */

@@ -6,4 +6,4 @@ export * from "./agent.js";
 export * from "./board.js";
 export { maxImageSize, readSlotTrailer, setConfirmed, setPending } from "./bootutil.js";
 export { checkSignature, sha256 } from "./signature.js";
-export { readSlotImage, type SlotImage } from "./slot-image.js";
+export { hashImage, readImageLayout, readSlotImage, type SlotImage, type SlotReader } from "./slot-image.js";

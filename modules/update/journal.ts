@@ -9,7 +9,7 @@
  * - BLOCK: slot block k is complete, with a chained digest of blocks 0..k
  *   (d_k = SHA-256(d_{k-1} ‖ SHA-256(block k)), first 16 bytes), so a resume re-reads the slot,
  *   recomputes the chain, and continues after the last block whose digest still matches.
- * - DONE: the session ended (verified, marked pending, or refused) with the image's hash.
+ * - DONE: the session ended, verified (then perhaps marked pending) or refused, with the image's hash.
  *
  * A new session resets the log; only the current session's records are live.
  */
@@ -35,8 +35,8 @@ export interface SessionRecord {
 	tlvArea: Uint8Array;
 }
 
-export type Outcome = "verified" | "pending" | "failed";
-const OUTCOMES: Outcome[] = ["verified", "pending", "failed"];
+export type Outcome = "verified" | "failed";
+const OUTCOMES: Outcome[] = ["verified", "failed"];
 
 export interface JournalState {
 	session: SessionRecord;

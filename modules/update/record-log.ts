@@ -17,28 +17,12 @@
  */
 import Flash from "sealdrop/native/flash";
 import { alignUp, fail, putU16, putU32, u16, u32 } from "sealdrop/image";
+import { crc32 } from "./crc32.js";
 
 const MAGIC = 0x5253; // "SR" little-endian
 const HEADER = 6;
 const CRC = 4;
 const BLOCK_HEADER_TYPE = 0;
-
-/** CRC-32 (IEEE 802.3, reflected, as zlib's crc32). */
-const CRC_TABLE = (() => {
-	const table = new Uint32Array(256);
-	for (let n = 0; n < 256; n++) {
-		let c = n;
-		for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-		table[n] = c >>> 0;
-	}
-	return table;
-})();
-
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-	let c = 0xffffffff;
-	for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-	return (c ^ 0xffffffff) >>> 0;
-}
 
 export interface LogRecord {
 	type: number;
@@ -113,7 +97,7 @@ export class RecordLog {
 		bytes[3] = ~type & 0xff;
 		putU16(bytes, 4, payload.length);
 		bytes.set(payload, HEADER);
-		putU32(bytes, HEADER + payload.length, crc32(bytes, 0, HEADER + payload.length));
+		putU32(bytes, HEADER + payload.length, crc32(bytes.subarray(0, HEADER + payload.length)));
 		return bytes;
 	}
 
@@ -127,7 +111,7 @@ export class RecordLog {
 		if (at + HEADER + CRC > b.length || u16(b, at) !== MAGIC || b[at + 3] !== (~b[at + 2] & 0xff)) return undefined;
 		const length = u16(b, at + 4);
 		if (at + HEADER + length + CRC > b.length) return undefined;
-		if (u32(b, at + HEADER + length) !== crc32(b, at, at + HEADER + length)) return undefined;
+		if (u32(b, at + HEADER + length) !== crc32(b.subarray(at, at + HEADER + length))) return undefined;
 		return { type: b[at + 2], payload: b.slice(at + HEADER, at + HEADER + length), size: this.#recordSize(length) };
 	}
 

@@ -1,10 +1,19 @@
 /**
- * Reads the MCUboot image a flash slot holds: its header and TLV areas (the body stays in
- * flash). Used for the running image's version and state, dependencies, and checks before
- * marking an image pending.
+ * Reads the MCUboot image a flash slot holds: its TLV areas (the body stays in flash) and its
+ * hash, read back from flash. The agent uses it for the running image's version and state,
+ * dependencies, and the check before marking an image pending; the simulator's bootloader model
+ * for bootutil_img_validate. Both read through a `SlotReader`, so this is one piece of code.
  */
+import type AesCtr from "sealdrop/native/aes-ctr";
 import Flash from "sealdrop/native/flash";
-import { formatVersion, IMAGE_HEADER_SIZE, IMAGE_MAGIC, parseHeader, parseTlvArea, TLV_INFO_SIZE, toHex, u16, u32, findHashTlv, securityCounter, type ImageHeader, type ImageLayout } from "sealdrop/image";
+import Sha256 from "sealdrop/native/sha256";
+import {
+	fail, findHashTlv, formatVersion, IMAGE_HEADER_SIZE, IMAGE_MAGIC, parseHeader, parseTlvArea, securityCounter, TLV_INFO_MAGIC,
+	TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC, toHex, u16, u32, type ImageHeader, type ImageLayout,
+} from "sealdrop/image";
+
+/** Fills `into` with the slot's bytes at `offset`. */
+export type SlotReader = (into: Uint8Array, offset: number) => void;
 
 export interface SlotImage extends ImageLayout {
 	/** The hash TLV's value in hex: the image's identity, as `mcumgr image list` shows it. */
@@ -13,32 +22,71 @@ export interface SlotImage extends ImageLayout {
 	securityCounter: number | null;
 }
 
+/**
+ * The TLV areas after the body of the image whose header is `header`, in a slot of `slotSize`
+ * bytes, with bootutil_tlv_iter_begin's checks: the protected area's size must match the header,
+ * the unprotected area's magic must follow, nothing may run past the slot. Throws SealdropError.
+ */
+export function readImageLayout(read: SlotReader, header: ImageHeader, slotSize: number): ImageLayout {
+	const need = (offset: number, length: number): Uint8Array => {
+		if (offset + length > slotSize) fail("E_TLV_OVERRUN", "the image's TLV area runs past the end of its slot");
+		const bytes = new Uint8Array(length);
+		read(bytes, offset);
+		return bytes;
+	};
+	const tlvOffset = header.hdrSize + header.imgSize;
+	let offset = tlvOffset;
+	let info = need(offset, TLV_INFO_SIZE);
+	let protectedTlvs: ImageLayout["protectedTlvs"] = [];
+	if (u16(info, 0) === TLV_PROT_INFO_MAGIC) {
+		if (u16(info, 2) !== header.protectTlvSize) fail("E_PROT_SIZE", `protected TLV area size ${u16(info, 2)} disagrees with the header's ${header.protectTlvSize}`);
+		protectedTlvs = parseTlvArea(need(offset, header.protectTlvSize), offset, true);
+		offset += header.protectTlvSize;
+		info = need(offset, TLV_INFO_SIZE);
+	} else if (header.protectTlvSize !== 0) {
+		fail("E_PROT_SIZE", `the header announces ${header.protectTlvSize} bytes of protected TLVs but none follow the body`);
+	}
+	if (u16(info, 0) !== TLV_INFO_MAGIC) fail("E_BAD_MAGIC", "no TLV area after the image body");
+	const total = u16(info, 2);
+	const unprotectedTlvs = parseTlvArea(need(offset, Math.max(total, TLV_INFO_SIZE)), offset, false);
+	return { header, protectedTlvs, unprotectedTlvs, tlvOffset, unprotectedOffset: offset, size: offset + total, trailingLength: 0 };
+}
+
+/**
+ * bootutil_img_hash without a seed: SHA-256 of the header area, the body and the protected TLVs,
+ * read in pieces of `scratch`'s size. With `cipher`, the body is decrypted first (a sealed image
+ * stored as received). A piece never spans the body's edges, so it is all ciphertext or none.
+ */
+export function hashImage(read: SlotReader, header: ImageHeader, scratch: Uint8Array, cipher?: AesCtr): Uint8Array {
+	const bodyStart = header.hdrSize;
+	const bodyEnd = header.hdrSize + header.imgSize;
+	const end = bodyEnd + header.protectTlvSize;
+	const hash = new Sha256();
+	try {
+		for (let offset = 0; offset < end;) {
+			let size = Math.min(scratch.length, end - offset);
+			if (offset < bodyStart && offset + size > bodyStart) size = bodyStart - offset;
+			if (offset < bodyEnd && offset + size > bodyEnd) size = bodyEnd - offset;
+			const piece = scratch.subarray(0, size);
+			read(piece, offset);
+			if (cipher && offset >= bodyStart && offset < bodyEnd) cipher.process(piece, piece, offset - bodyStart);
+			hash.update(piece);
+			offset += size;
+		}
+		return new Uint8Array(hash.digest());
+	} finally {
+		hash.close();
+	}
+}
+
 /** The image at the start of `flash`, or undefined when the slot holds none that parses. */
 export function readSlotImage(flash: Flash): SlotImage | undefined {
-	const slotSize = flash.status().size;
 	const head = new Uint8Array(IMAGE_HEADER_SIZE);
 	flash.read(head, 0);
 	if (u32(head, 0) !== IMAGE_MAGIC) return undefined;
 	try {
-		const header: ImageHeader = parseHeader(head);
-		const tlvOffset = header.hdrSize + header.imgSize;
-		if (tlvOffset + header.protectTlvSize + TLV_INFO_SIZE > slotSize) return undefined;
-		let protectedTlvs: ImageLayout["protectedTlvs"] = [];
-		if (header.protectTlvSize) {
-			const area = new Uint8Array(header.protectTlvSize);
-			flash.read(area, tlvOffset);
-			protectedTlvs = parseTlvArea(area, tlvOffset, true);
-		}
-		const unprotectedOffset = tlvOffset + header.protectTlvSize;
-		const info = new Uint8Array(TLV_INFO_SIZE);
-		flash.read(info, unprotectedOffset);
-		const total = u16(info, 2);
-		if (unprotectedOffset + total > slotSize) return undefined;
-		const area = new Uint8Array(Math.max(total, TLV_INFO_SIZE));
-		flash.read(area, unprotectedOffset);
-		const unprotectedTlvs = parseTlvArea(area, unprotectedOffset, false);
-		const layout: ImageLayout = { header, protectedTlvs, unprotectedTlvs, tlvOffset, unprotectedOffset, size: unprotectedOffset + total, trailingLength: 0 };
-		return { ...layout, hash: toHex(findHashTlv(layout).tlv.value), version: formatVersion(header.version), securityCounter: securityCounter(layout) };
+		const layout = readImageLayout((into, offset) => flash.read(into, offset), parseHeader(head), flash.status().size);
+		return { ...layout, hash: toHex(findHashTlv(layout).tlv.value), version: formatVersion(layout.header.version), securityCounter: securityCounter(layout) };
 	} catch {
 		return undefined; // a damaged or partial image is no image
 	}
