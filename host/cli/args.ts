@@ -23,6 +23,8 @@ export interface CommandSpec {
 	options: OptionSpec[];
 	/** Extra help text after the options (examples, exit codes). */
 	notes?: string;
+	/** A command group (`sealdrop sim init ...`): the first argument names one of these. */
+	subcommands?: CommandSpec[];
 	run(args: ParsedArgs): Promise<number> | number;
 }
 

@@ -3,12 +3,13 @@
  * and exits with a code that says what kind of failure it was (see EXIT_CODES).
  */
 import fs from "node:fs";
-import { SealdropError, type ErrorCode } from "sealdrop/image";
+import { fail, SealdropError, type ErrorCode } from "sealdrop/image";
 import { formatHelp, parseArgs, type CommandSpec } from "./args.js";
 import { decrypt, dumpinfo, verify } from "./commands/inspect.js";
 import { getpub, keygen } from "./commands/keys.js";
 import { seal } from "./commands/seal.js";
 import { create, sign, wrap } from "./commands/sign.js";
+import { sim } from "./commands/sim.js";
 
 export const EXIT = { OK: 0, CHECK_FAILED: 1, USAGE: 2, BAD_INPUT: 3, IO: 4, INTERNAL: 70 } as const;
 
@@ -24,7 +25,7 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 	E_UNSUPPORTED: EXIT.BAD_INPUT, E_STATE: EXIT.BAD_INPUT, E_RANGE: EXIT.BAD_INPUT, E_FLASH: EXIT.IO,
 };
 
-const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt];
+const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim];
 
 function usage(): string {
 	const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -41,6 +42,37 @@ function usage(): string {
 		"Exit codes: 0 ok, 1 the image does not check out, 2 bad usage, 3 bad input, 4 file error, 70 internal error.",
 		"",
 	].join("\n");
+}
+
+function groupUsage(group: CommandSpec): string {
+	const subs = group.subcommands!;
+	const width = Math.max(...subs.map((c) => c.name.length)) + 2;
+	return [
+		`Usage: sealdrop ${group.usage}`, "", group.summary, "", "Commands:",
+		...subs.map((c) => `  ${c.name.padEnd(width)}${c.summary.split(/(?<=\.) /)[0]}`),
+		"", group.notes ?? "", "", `Run \`sealdrop ${group.name} COMMAND --help\` for a command's options.`, "",
+	].join("\n");
+}
+
+async function runCommand(command: CommandSpec, rest: string[]): Promise<number> {
+	if (command.subcommands) {
+		const [name, ...more] = rest;
+		if (!name || name === "-h" || name === "--help" || name === "help") {
+			process.stdout.write(groupUsage(command));
+			if (name) return EXIT.OK;
+			process.stderr.write(`sealdrop: E_USAGE: \`sealdrop ${command.name}\` needs a command\n`);
+			return EXIT.USAGE;
+		}
+		const sub = command.subcommands.find((c) => c.name === name);
+		if (!sub) fail("E_USAGE", `unknown command "${command.name} ${name}" (try sealdrop ${command.name} --help)`);
+		return runCommand(sub, more);
+	}
+	const args = parseArgs(command, rest);
+	if (args.flag("help")) {
+		process.stdout.write(formatHelp(command));
+		return EXIT.OK;
+	}
+	return await command.run(args);
 }
 
 /** Runs the CLI; returns the exit code (never throws). */
@@ -66,12 +98,7 @@ export async function main(argv: string[]): Promise<number> {
 			process.stderr.write(`sealdrop: E_USAGE: unknown command "${name}" (try sealdrop --help)\n`);
 			return EXIT.USAGE;
 		}
-		const args = parseArgs(command, rest);
-		if (args.flag("help")) {
-			process.stdout.write(formatHelp(command));
-			return EXIT.OK;
-		}
-		return await command.run(args);
+		return await runCommand(command, rest);
 	} catch (e) {
 		if (e instanceof SealdropError) {
 			process.stderr.write(`sealdrop: ${e.code}: ${e.message}\n`);

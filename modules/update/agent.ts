@@ -13,11 +13,16 @@
  * refuse (another device's key, a lower security counter, a missing dependency) is refused
  * before the body is sent, and the body is never buffered.
  *
- * Installers (DESIGN.md "Installers"):
+ * Installers (DESIGN.md "Installers"), as payload modes:
  * - stored: the image is written as received (ciphertext at rest): `mcuboot-encrypted`, and any
  *   unencrypted image on either MCUboot installer.
  * - nested: `mcuboot` with a sealed image whose payload is a signed MCUboot image (sealdrop
  *   wrap): the inner image is written in plaintext and verified as MCUboot will verify it.
+ * - esp-app: `esp-idf`: the payload is an ESP-IDF app image, written in plaintext into the next
+ *   OTA partition (esp_ota_begin's otadata step first), checked as esp_image_verify does, and
+ *   selected through otadata (esp_ota_set_boot_partition); confirm is
+ *   esp_ota_mark_app_valid_cancel_rollback. The ESP-IDF bootloader's app rollback reverts an
+ *   unconfirmed app.
  *
  * Invariants: the primary slot is never written (except confirm's image_ok flag); nothing is
  * marked pending unless hash, signature, security counter and dependencies check out, over what
@@ -39,6 +44,7 @@ import { CHAIN_BYTES, Journal, sameSession, type PendingMode, type SessionRecord
 import { checkSignature, type TrustAnchor } from "./signature.js";
 import { hashImage, readSlotImage, type SlotImage } from "./slot-image.js";
 import { SlotWriter } from "./slot-writer.js";
+import { checkEspAppPartition, EspAppImageCheck, OtaData, OtaImgState } from "./esp-idf.js";
 
 export type { PendingMode } from "./journal.js";
 export type { TrustAnchor } from "./signature.js";
@@ -53,6 +59,11 @@ export interface AgentOptions {
 	/** Refuse images whose version is not above the running one (build numbers ignored, as bootutil). */
 	newerOnly?: boolean;
 	onProgress?: (progress: Progress) => void;
+	/**
+	 * esp-idf boards: the OTA app partition running (index into board.ota.apps), as
+	 * esp_ota_get_running_partition() knows it. Default: the one otadata selects.
+	 */
+	runningApp?: number;
 }
 
 export interface Progress {
@@ -90,11 +101,32 @@ export interface UpdateStatus {
 export interface RunningImage {
 	image: number;
 	version: string;
-	/** The image hash TLV (hex). */
+	/** The image hash TLV (hex); on esp-idf boards the app image's SHA-256 (esp_image_verify's). */
 	hash: string;
 	/** "trial": booted for a test and reverted at the next reset unless confirmed. */
 	state: "trial" | "confirmed";
 	securityCounter: number | null;
+}
+
+/**
+ * One slot holding an image, with the flags MCUmgr's image state read reports (Zephyr's
+ * img_mgmt_state_flags): on MCUboot boards slot 0 is the primary, 1 the secondary; on esp-idf
+ * boards slot N is OTA app partition N.
+ */
+export interface SlotState {
+	image: number;
+	slot: number;
+	version: string;
+	/** The MCUboot hash TLV (hex); on esp-idf boards the app's SHA-256. */
+	hash: string;
+	bootable: boolean;
+	/** Will run at the next reset (for a test unless `permanent`). */
+	pending: boolean;
+	/** Stays after the next reset without anyone confirming it. */
+	confirmed: boolean;
+	/** Running now. */
+	active: boolean;
+	permanent: boolean;
 }
 
 /** What finish() reports. */
@@ -107,6 +139,8 @@ export interface InstallResult {
 }
 
 type Phase = "header" | "tlvs" | "body" | "done";
+/** What lands in flash: the image as received, the inner MCUboot image, or the ESP-IDF app. */
+type PayloadMode = "stored" | "nested" | "esp-app";
 
 /** One update in progress. */
 interface Session {
@@ -124,9 +158,12 @@ interface Session {
 	hash: Sha256;
 	chain: Sha256;
 	chainValue: Uint8Array;
-	secondary: Flash;
+	/** The secondary slot, or the next OTA app partition. */
+	target: Flash;
 	writer?: SlotWriter;
-	nested: boolean;
+	mode: PayloadMode;
+	/** esp-idf: the OTA app partition written, and the app image check (once the header is in). */
+	esp?: { partition: number; check?: EspAppImageCheck };
 	inner?: { parser: ImageStreamParser; hash: Sha256; layout: Partial<ImageLayout> & { protectedTlvs: Tlv[]; unprotectedTlvs: Tlv[] }; end: number; protectedBytes: Uint8Array[] };
 }
 
@@ -143,13 +180,14 @@ export class UpdateAgent {
 	readonly #journal: Journal;
 	readonly #counters: SecurityCounters;
 	readonly #scratch = new Uint8Array(SCRATCH);
+	readonly #runningApp: number | undefined;
 	#session: Session | undefined;
 	/** How the last update ended. */
 	#last: { image: number; size: number; state: UpdateState; resumedFrom: number; error?: UpdateStatus["error"]; version?: string } | undefined;
 
 	constructor(options: AgentOptions) {
-		if (options.board.installer === "esp-idf") fail("E_UNSUPPORTED", "the esp-idf installer is not in this agent yet");
 		this.#board = options.board;
+		this.#runningApp = options.runningApp;
 		this.#trust = options.trust;
 		this.#newerOnly = options.newerOnly ?? false;
 		this.#onProgress = options.onProgress;
@@ -161,6 +199,7 @@ export class UpdateAgent {
 
 	/** The image running from the primary slot of `image`, or undefined if the slot is empty. */
 	running(image = 0): RunningImage | undefined {
+		if (this.#board.installer === "esp-idf") return this.#runningEspApp(image);
 		const flash = this.#open("primary", image);
 		try {
 			const found = readSlotImage(flash);
@@ -179,6 +218,13 @@ export class UpdateAgent {
 	 * stores its security counter so older images are refused from now on.
 	 */
 	confirm(image = 0): RunningImage {
+		if (this.#board.installer === "esp-idf") {
+			const running = this.#runningEspApp(image);
+			if (!running) fail("E_NO_IMAGE", "the running app partition holds no app image");
+			this.#withOtaData((otadata) => otadata.markValid());
+			if (running.securityCounter !== null) this.#counters.raise(image, running.securityCounter);
+			return this.running(image)!;
+		}
 		const flash = this.#open("primary", image);
 		try {
 			const found = readSlotImage(flash);
@@ -189,6 +235,55 @@ export class UpdateAgent {
 			flash.close();
 		}
 		return this.running(image)!;
+	}
+
+	/** Every slot that holds an image, with MCUmgr's state flags. */
+	slots(): SlotState[] {
+		const out: SlotState[] = [];
+		if (this.#board.installer === "esp-idf") {
+			this.#withOtaData((otadata) => {
+				const pending = this.#pendingState(0);
+				const next = otadata.bootPartition();
+				for (let slot = 0; slot < otadata.appCount; slot++) {
+					let app;
+					try {
+						app = otadata.checkApp(slot);
+					} catch (e) {
+						if (e instanceof SealdropError) continue;
+						throw e;
+					}
+					const state = otadata.stateOf(slot);
+					const active = slot === otadata.running;
+					const isPending = !!pending && slot === next;
+					out.push({
+						image: 0, slot, version: app.version, hash: toHex(app.sha256), bootable: true, pending: isPending,
+						confirmed: !isPending && (state === OtaImgState.VALID || (active && state === undefined)), active, permanent: isPending && pending === "pending-permanent",
+					});
+				}
+			});
+			return out;
+		}
+		for (let image = 0; image < this.#imageCount; image++) {
+			const primary = this.#open("primary", image);
+			const secondary = this.#open("secondary", image);
+			try {
+				const type = swapTypeFor(readSlotTrailer(primary, this.#maxAlign).state, readSlotTrailer(secondary, this.#maxAlign).state);
+				[primary, secondary].forEach((flash, slot) => {
+					const found = readSlotImage(flash);
+					if (!found) return;
+					const pending = slot === 1 && (type === SwapType.TEST || type === SwapType.PERM);
+					out.push({
+						image, slot, version: found.version, hash: found.hash, bootable: !(found.header.flags & ImageFlag.NON_BOOTABLE),
+						pending, confirmed: slot === 0 ? type === SwapType.NONE || type === SwapType.TEST || type === SwapType.PERM : type === SwapType.REVERT,
+						active: slot === 0, permanent: slot === 1 && type === SwapType.PERM,
+					});
+				});
+			} finally {
+				primary.close();
+				secondary.close();
+			}
+		}
+		return out;
 	}
 
 	/** The security counter stored for an image number. */
@@ -222,16 +317,19 @@ export class UpdateAgent {
 		if (this.#session) fail("E_STATE", `an update is in progress (${this.#session.received} of ${this.#session.options.size} bytes); abort it first`);
 		const o = { size: options.size, sessionId: options.sessionId ?? new Uint8Array(0), image: options.image ?? 0, pending: options.pending ?? "test" };
 		if (!Number.isInteger(o.size) || o.size <= IMAGE_HEADER_SIZE) fail("E_RANGE", `an image of ${o.size} bytes is too small to be an MCUboot image`);
-		if (!Number.isInteger(o.image) || o.image < 0 || o.image >= (this.#board.images?.length ?? 0)) fail("E_RANGE", `board ${this.#board.name} has no image ${o.image}`);
+		if (!Number.isInteger(o.image) || o.image < 0 || o.image >= this.#imageCount) fail("E_RANGE", `board ${this.#board.name} has no image ${o.image}`);
 		if (!["none", "test", "permanent"].includes(o.pending)) fail("E_USAGE", `pending must be "none", "test" or "permanent"`);
 		if (this.running(o.image)?.state === "trial") fail("E_STATE", `image ${o.image} is running on trial: confirm it (or let it revert) before the next update`);
 
 		const journal = this.#journal.state;
 		const resume = journal && !journal.done && sameSession(journal.session, o.sessionId, o.size, o.image) ? journal.session : undefined;
-		const secondary = this.#open("secondary", o.image);
+		// esp-idf: esp_ota_begin's otadata step (no rollback to the partition about to be erased) comes first
+		const espPartition = this.#board.installer === "esp-idf" ? this.#withOtaData((otadata) => otadata.beginUpdate()) : undefined;
+		const target = espPartition === undefined ? this.#open("secondary", o.image) : Flash.open({ path: this.#board.ota!.apps[espPartition] });
 		const session: Session = {
 			options: o, phase: "header", next: 0, received: 0, resumedFrom: 0, headerArea: new Uint8Array(IMAGE_HEADER_SIZE), tlvOffset: 0,
-			hash: new Sha256(), chain: new Sha256(), chainValue: new Uint8Array(32), secondary, nested: false,
+			hash: new Sha256(), chain: new Sha256(), chainValue: new Uint8Array(32), target, mode: "stored",
+			...(espPartition === undefined ? {} : { esp: { partition: espPartition } }),
 		};
 		this.#session = session;
 		this.#last = undefined;
@@ -239,7 +337,7 @@ export class UpdateAgent {
 			if (resume) this.#resume(session, resume);
 			else {
 				this.#journal.clear();
-				this.#eraseTrailer(secondary);
+				if (espPartition === undefined) this.#eraseTrailer(target);
 			}
 		} catch (e) {
 			this.#end(session, asError(e));
@@ -299,6 +397,7 @@ export class UpdateAgent {
 		if (this.#session) fail("E_STATE", "an update is in progress");
 		const done = this.#journal.state?.done;
 		const journalImage = this.#journal.state?.session.image;
+		if (this.#board.installer === "esp-idf") return this.#markEspAppPending(image, permanent);
 		const secondary = this.#open("secondary", image);
 		try {
 			const found = readSlotImage(secondary);
@@ -311,6 +410,28 @@ export class UpdateAgent {
 		}
 	}
 
+	#markEspAppPending(image: number, permanent: boolean): void {
+		const journal = this.#journal.state;
+		const refuse = () => fail("E_STATE", `image ${image}: the next OTA partition holds no app this agent verified`);
+		if (image !== 0 || journal?.done?.outcome !== "verified") refuse();
+		const { headerArea, tlvArea } = journal!.session;
+		const partition = this.#withOtaData((otadata) => otadata.nextUpdatePartition());
+		const flash = Flash.open({ path: this.#board.ota!.apps[partition] });
+		try {
+			let app;
+			try {
+				app = checkEspAppPartition(flash);
+			} catch {
+				refuse();
+			}
+			if (!equalBytes(app!.sha256, journal!.done!.imageHash)) refuse();
+			this.#verifyEspApp(flash, headerArea, tlvArea, app!.sha256);
+		} finally {
+			flash.close();
+		}
+		this.#selectEspApp(partition, permanent);
+	}
+
 	close(): void {
 		if (this.#session) this.abort();
 		this.#journal.close();
@@ -319,8 +440,53 @@ export class UpdateAgent {
 
 	// --- internals ---
 
+	get #imageCount(): number {
+		return this.#board.installer === "esp-idf" ? 1 : this.#board.images?.length ?? 0;
+	}
+
 	get #maxAlign(): number {
 		return this.#board.maxAlign ?? 8;
+	}
+
+	/** esp-idf: the board's otadata, as the running app sees it. */
+	#withOtaData<T>(use: (otadata: OtaData) => T): T {
+		const otadata = new OtaData(this.#board.ota!, this.#runningApp === undefined ? {} : { running: this.#runningApp });
+		try {
+			return use(otadata);
+		} finally {
+			otadata.close();
+		}
+	}
+
+	/**
+	 * esp-idf: the running app, checked as esp_image_verify does. Its security counter is known
+	 * when this agent installed it: the journal's last verified image is this app.
+	 */
+	#runningEspApp(image: number): RunningImage | undefined {
+		if (image !== 0) fail("E_RANGE", `board ${this.#board.name} has no image ${image}`);
+		return this.#withOtaData((otadata) => {
+			let info;
+			try {
+				info = otadata.checkApp(otadata.running);
+			} catch (e) {
+				if (e instanceof SealdropError) return undefined;
+				throw e;
+			}
+			const hash = toHex(info.sha256);
+			const release = this.#installedRelease(hash);
+			const trial = otadata.stateOf(otadata.running) === OtaImgState.PENDING_VERIFY;
+			return { image, version: info.version, hash, state: trial ? "trial" : "confirmed", securityCounter: release ? securityCounter(release) : null };
+		});
+	}
+
+	/** The header and protected TLVs of the release the journal's last verified install wrote, if its identity is `hash`. */
+	#installedRelease(hash: string): ImageLayout | undefined {
+		const journal = this.#journal.state;
+		if (journal?.done?.outcome !== "verified" || toHex(journal.done.imageHash) !== hash) return undefined;
+		const header = parseHeader(journal.session.headerArea);
+		const protectedTlvs = header.protectTlvSize ? parseTlvArea(journal.session.tlvArea.subarray(0, header.protectTlvSize), 0, true) : [];
+		const tlvOffset = header.hdrSize + header.imgSize;
+		return { header, protectedTlvs, unprotectedTlvs: [], tlvOffset, unprotectedOffset: tlvOffset + header.protectTlvSize, size: journal.session.size, trailingLength: 0 };
 	}
 
 	#open(which: "primary" | "secondary", image: number): Flash {
@@ -330,6 +496,14 @@ export class UpdateAgent {
 	}
 
 	#pendingState(image: number): UpdateState | undefined {
+		if (this.#board.installer === "esp-idf") {
+			return this.#withOtaData((otadata) => {
+				const next = otadata.bootPartition();
+				if (next === otadata.running) return undefined;
+				const state = otadata.stateOf(next);
+				return state === OtaImgState.NEW ? "pending-test" : state === OtaImgState.VALID ? "pending-permanent" : undefined;
+			});
+		}
 		const primary = this.#open("primary", image);
 		const secondary = this.#open("secondary", image);
 		try {
@@ -368,8 +542,9 @@ export class UpdateAgent {
 		s.hash.close();
 		s.chain.close();
 		s.inner?.hash.close();
+		s.esp?.check?.close();
 		s.writer?.close();
-		s.secondary.close();
+		s.target.close();
 		this.#session = undefined;
 		const version = s.header ? formatVersion(s.header.version) : undefined;
 		const ended = { image: s.options.image, size: s.options.size, resumedFrom: s.resumedFrom, ...(version ? { version } : {}) };
@@ -455,19 +630,23 @@ export class UpdateAgent {
 
 		const keyBits = aesKeyBits(header.flags);
 		if (keyBits) s.cipher = this.#unwrap(layout, keyBits);
-		s.nested = this.#board.installer === "mcuboot" && keyBits !== 0;
-		if (!s.nested && s.options.size > maxImageSize(this.#board, s.secondary))
-			fail("E_TOO_LARGE", `the ${s.options.size}-byte image does not fit the ${maxImageSize(this.#board, s.secondary)} bytes slot ${s.options.image} leaves before its trailer`);
-		if (s.nested) {
+		s.mode = s.esp ? "esp-app" : this.#board.installer === "mcuboot" && keyBits !== 0 ? "nested" : "stored";
+		if (s.mode === "stored" && s.options.size > maxImageSize(this.#board, s.target))
+			fail("E_TOO_LARGE", `the ${s.options.size}-byte image does not fit the ${maxImageSize(this.#board, s.target)} bytes slot ${s.options.image} leaves before its trailer`);
+		if (s.mode === "esp-app") {
+			const room = s.target.status().size;
+			if (header.imgSize > room) fail("E_TOO_LARGE", `the ${header.imgSize}-byte app does not fit the ${room}-byte partition ${this.#board.ota!.apps[s.esp!.partition]}`);
+			s.esp!.check = new EspAppImageCheck({ size: header.imgSize, maxSize: room });
+		} else if (s.mode === "nested") {
 			s.inner = {
-				parser: new ImageStreamParser({ maxSize: maxImageSize(this.#board, s.secondary) }), hash: new Sha256(),
+				parser: new ImageStreamParser({ maxSize: maxImageSize(this.#board, s.target) }), hash: new Sha256(),
 				layout: { protectedTlvs: [], unprotectedTlvs: [] }, end: -1, protectedBytes: [],
 			};
 		}
 		if (!resuming) {
 			this.#journal.startSession({ sessionId: s.options.sessionId, size: s.options.size, image: s.options.image, pending: s.options.pending, headerArea: s.headerArea, tlvArea: area });
 			s.writer = this.#writer(s, 0);
-			if (!s.nested) s.writer.write(s.headerArea); // stored: the slot holds the image as received
+			if (s.mode === "stored") s.writer.write(s.headerArea); // stored: the slot holds the image as received
 		}
 		s.hash.update(s.headerArea);
 		s.phase = "body";
@@ -482,9 +661,9 @@ export class UpdateAgent {
 		if (counter === null ? stored > 0 : counter < stored)
 			fail("E_SECURITY_COUNTER", counter === null ? `the image has no security counter and this device's is ${stored}` : `the image's security counter ${counter} is below this device's ${stored}`);
 		if (this.#newerOnly) {
-			const running = this.#slotImage("primary", image);
-			if (running && compareVersions(layout.header.version, running.header.version) <= 0)
-				fail("E_DOWNGRADE", `version ${formatVersion(layout.header.version)} is not newer than the running ${running.version}`);
+			const running = this.#runningRelease(image);
+			if (running && compareVersions(layout.header.version, running.version) <= 0)
+				fail("E_DOWNGRADE", `version ${formatVersion(layout.header.version)} is not newer than the running ${formatVersion(running.version)}`);
 		}
 		for (const dep of dependencies(layout)) {
 			const installed = this.#installedVersion(dep.imageId);
@@ -492,6 +671,16 @@ export class UpdateAgent {
 			if (compareVersions(installed.header.version, dep.minVersion) < 0)
 				fail("E_DEPENDENCY", `the image needs image ${dep.imageId} at version ${formatVersion(dep.minVersion)} or later; ${installed.version} is installed`);
 		}
+	}
+
+	/**
+	 * The MCUboot header of what runs: the primary slot's image, or on esp-idf boards the release
+	 * the running app came in when this agent installed it (an app flashed otherwise has none).
+	 */
+	#runningRelease(image: number): ImageHeader | undefined {
+		if (this.#board.installer !== "esp-idf") return this.#slotImage("primary", image)?.header;
+		const running = this.#runningEspApp(image);
+		return running ? this.#installedRelease(running.hash)?.header : undefined;
 	}
 
 	/** The image that will run for an image number: the pending one if any, else the running one (bootutil's dependency check). */
@@ -533,8 +722,8 @@ export class UpdateAgent {
 	}
 
 	#writer(s: Session, startBlock: number): SlotWriter {
-		const status = s.secondary.status();
-		return new SlotWriter(s.secondary, startBlock * status.blockLength, (block, digest) => {
+		const status = s.target.status();
+		return new SlotWriter(s.target, startBlock * status.blockLength, (block, digest) => {
 			// d_k = SHA-256(d_(k-1) ‖ SHA-256(block k)): the journal's checkpoint for this block
 			s.chain.update(s.chainValue);
 			s.chain.update(digest);
@@ -553,10 +742,20 @@ export class UpdateAgent {
 				s.cipher.process(piece, plain, s.next - s.header!.hdrSize);
 			}
 			s.hash.update(plain);
-			if (s.nested) this.#inner(s, plain);
+			if (s.mode !== "stored") this.#payload(s, plain);
 			else s.writer!.write(piece);
 			s.next += piece.length;
 		}
+	}
+
+	/**
+	 * Plaintext payload (nested or esp-app): checked as its bootloader will check it, and written
+	 * (not when replaying blocks already in flash after a reset).
+	 */
+	#payload(s: Session, plain: Uint8Array, write = true): void {
+		if (s.mode === "nested") return this.#inner(s, plain, write);
+		s.esp!.check!.push(plain);
+		if (write) s.writer!.write(plain);
 	}
 
 	/**
@@ -604,8 +803,17 @@ export class UpdateAgent {
 		if (!equalBytes(digest, expected)) fail("E_HASH", "the image hash does not match: the image was altered, or sealed for this device with another release's key");
 		checkSignature(layout.unprotectedTlvs, digest, this.#trust);
 
+		if (s.mode === "esp-app") {
+			const app = s.esp!.check!.finish();
+			s.writer!.flush();
+			this.#verifyEspApp(s.target, s.headerArea, s.tlvArea!, app.sha256);
+			this.#journal.recordDone("verified", app.sha256);
+			if (s.options.pending !== "none") this.#selectEspApp(s.esp!.partition, s.options.pending === "permanent");
+			this.#end(s);
+			return;
+		}
 		let identity = expected;
-		if (s.nested) {
+		if (s.mode === "nested") {
 			const inner = s.inner!;
 			if (inner.end < 0) fail("E_TRUNCATED", "the sealed payload ends inside the inner image");
 			const innerLayout = inner.layout as ImageLayout;
@@ -621,12 +829,35 @@ export class UpdateAgent {
 		} else s.writer!.write(s.tlvArea!);
 		s.writer!.flush();
 
-		const found = readSlotImage(s.secondary);
+		const found = readSlotImage(s.target);
 		if (!found || found.hash !== toHex(identity)) fail("E_FLASH", "the image read back from the secondary slot is not the one written");
-		this.#verifyStored(s.secondary, found, s.nested ? undefined : s.cipher);
+		this.#verifyStored(s.target, found, s.mode !== "stored" ? undefined : s.cipher);
 		this.#journal.recordDone("verified", identity);
-		if (s.options.pending !== "none") setPending(s.secondary, this.#maxAlign, s.options.image, s.options.pending === "permanent");
+		if (s.options.pending !== "none") setPending(s.target, this.#maxAlign, s.options.image, s.options.pending === "permanent");
 		this.#end(s);
+	}
+
+	/**
+	 * esp-idf: the app in `flash` read back: the release's hash over the journaled header area,
+	 * the app as flash holds it, and the protected TLVs; then esp_image_verify's checks, which
+	 * must find the app `appSha256` names.
+	 */
+	#verifyEspApp(flash: Flash, headerArea: Uint8Array, tlvArea: Uint8Array, appSha256: Uint8Array): void {
+		const header = parseHeader(headerArea);
+		const tlvOffset = header.hdrSize + header.imgSize;
+		const expected = findHashTlv({ unprotectedTlvs: parseTlvArea(tlvArea.subarray(header.protectTlvSize), tlvOffset + header.protectTlvSize, false) } as ImageLayout).tlv.value;
+		const digest = hashImage((into, offset) => {
+			if (offset < header.hdrSize) into.set(headerArea.subarray(offset, offset + into.length));
+			else if (offset >= tlvOffset) into.set(tlvArea.subarray(offset - tlvOffset, offset - tlvOffset + into.length));
+			else flash.read(into, offset - header.hdrSize);
+		}, header, this.#scratch);
+		if (!equalBytes(digest, expected)) fail("E_FLASH", "the app read back from its OTA partition does not hash to the release's hash TLV");
+		if (!equalBytes(checkEspAppPartition(flash).sha256, appSha256)) fail("E_FLASH", "the app read back from its OTA partition is not the one written");
+	}
+
+	/** esp-idf: esp_ota_set_boot_partition (already verified), or straight to VALID for a permanent update. */
+	#selectEspApp(partition: number, permanent: boolean): void {
+		this.#withOtaData((otadata) => otadata.setBootPartition(partition, { skipValidate: true, state: permanent ? OtaImgState.VALID : OtaImgState.NEW }));
 	}
 
 	/**
@@ -657,11 +888,11 @@ export class UpdateAgent {
 		s.tlvArea = record.tlvArea;
 		s.received = record.headerArea.length + record.tlvArea.length;
 		this.#tlvsIn(s, true);
-		const { blockLength } = s.secondary.status();
+		const { blockLength } = s.target.status();
 		const header = s.header!;
 		// Blocks that count: complete, recorded, and for a stored image below its TLV areas
 		// (the blocks holding TLV bytes are written last and rewritten on resume).
-		const limit = Math.floor((s.nested ? header.imgSize : s.tlvOffset) / blockLength);
+		const limit = Math.floor((s.mode !== "stored" ? header.imgSize : s.tlvOffset) / blockLength);
 		const recorded = this.#journal.state!.blocks;
 		let good = 0;
 		const chain = new Uint8Array(32);
@@ -670,16 +901,16 @@ export class UpdateAgent {
 			if (!equalBytes(chain.subarray(0, CHAIN_BYTES), recorded.get(good)!)) break;
 			good++;
 		}
-		if (!s.nested && good * blockLength < header.hdrSize) good = 0;
+		if (s.mode === "stored" && good * blockLength < header.hdrSize) good = 0;
 		s.chainValue.fill(0);
 		for (let k = 0; k < good; k++) this.#chainBlock(s, k, s.chainValue, true); // replay: decrypt, hash, parse
 		s.writer = this.#writer(s, good);
-		const bodyStart = s.nested ? header.hdrSize : 0; // image offset of slot offset 0
-		if (!s.nested && good === 0) s.writer.write(s.headerArea);
+		const bodyStart = s.mode !== "stored" ? header.hdrSize : 0; // image offset of slot offset 0
+		if (s.mode === "stored" && good === 0) s.writer.write(s.headerArea);
 		s.next = good === 0 ? header.hdrSize : bodyStart + good * blockLength;
 		s.resumedFrom = s.next;
 		s.received += s.next - header.hdrSize;
-		this.#eraseTrailer(s.secondary);
+		if (s.mode !== "esp-app") this.#eraseTrailer(s.target);
 	}
 
 	/**
@@ -687,22 +918,22 @@ export class UpdateAgent {
 	 * bytes to decryption, the image hash and (nested) the inner parser, as if just received.
 	 */
 	#chainBlock(s: Session, k: number, chain: Uint8Array, replay = false): void {
-		const { blockLength } = s.secondary.status();
+		const { blockLength } = s.target.status();
 		const hdrSize = s.header!.hdrSize;
-		const bodyStart = s.nested ? hdrSize : 0;
+		const bodyStart = s.mode !== "stored" ? hdrSize : 0;
 		const blockHash = new Sha256();
 		try {
 			for (let at = k * blockLength; at < (k + 1) * blockLength; at += SCRATCH) {
 				const piece = this.#scratch.subarray(0, Math.min(SCRATCH, (k + 1) * blockLength - at));
-				s.secondary.read(piece, at);
+				s.target.read(piece, at);
 				blockHash.update(piece);
 				if (!replay) continue;
 				const imageOffset = bodyStart + at;
 				const skip = Math.max(0, hdrSize - imageOffset); // the header area is hashed already
 				const body = piece.subarray(Math.min(skip, piece.length));
-				if (s.cipher && !s.nested) s.cipher.process(body, body, imageOffset + skip - hdrSize);
+				if (s.cipher && s.mode === "stored") s.cipher.process(body, body, imageOffset + skip - hdrSize);
 				s.hash.update(body);
-				if (s.nested) this.#inner(s, body, false);
+				if (s.mode !== "stored") this.#payload(s, body, false);
 			}
 			const digest = new Uint8Array(blockHash.digest());
 			s.chain.update(chain);

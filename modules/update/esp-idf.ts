@@ -177,6 +177,11 @@ export class EspAppImageCheck {
 		return this.#info!;
 	}
 
+	/** Frees the native hash of an unfinished check (an abandoned update); safe to call twice. */
+	close(): void {
+		this.#release();
+	}
+
 	#guard(step: () => void): void {
 		if (this.#failure !== undefined) throw this.#failure;
 		try {
@@ -666,9 +671,10 @@ export class OtaData {
 	 * already selects this partition, that entry is rewritten in place with state NEW; otherwise
 	 * the other sector gets the next sequence number that selects it, state NEW, and the active
 	 * entry is left untouched until the bootloader takes the new one. Fresh otadata: entry 0 with
-	 * sequence index + 1.
+	 * sequence index + 1. `state` VALID (not an ESP-IDF option) selects the app for good, without
+	 * a trial boot: what an update marked permanent asks for.
 	 */
-	setBootPartition(index: number, options: { skipValidate?: boolean } = {}): void {
+	setBootPartition(index: number, options: { skipValidate?: boolean; state?: number } = {}): void {
 		this.#checkIndex(index);
 		if (!options.skipValidate) this.checkApp(index);
 		const entries = this.readEntries();
@@ -686,7 +692,7 @@ export class OtaData {
 			seq = otaSeqForSlot(entries[active].seq, index, this.appCount);
 		}
 		// set_new_state_otadata(): NEW with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE; seq_label is kept as read
-		this.writeEntry(sector, { ...entries[sector], seq, state: OtaImgState.NEW, crc: otaSelectCrc(seq) });
+		this.writeEntry(sector, { ...entries[sector], seq, state: options.state ?? OtaImgState.NEW, crc: otaSelectCrc(seq) });
 	}
 
 	/**

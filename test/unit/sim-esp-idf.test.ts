@@ -2,7 +2,7 @@
  * The ESP-IDF side of the esp-idf installer on real XS (the Linux XS host): the app image check
  * (EspAppImageCheck), the otadata model with app rollback (OtaData) and the ESP-IDF bootloader
  * model (host/sim/esp-bootloader.ts), driven through test/sim/esp-image.ts and test/sim/esp-ota.ts
- * on the sim-esp32 board's flash. ESP app images are made here, in Node, the way esptool's
+ * on the sim-esp32 board's flash. ESP app images come from test/helpers/esp-app.ts, made in Node the way esptool's
  * elf2image lays them out (header, segments, 16-byte aligned XOR checksum, appended SHA-256), so
  * the device code is checked against an independent writer.
  */
@@ -14,6 +14,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { makeEspApp } from "../helpers/esp-app.js";
 
 const root = fileURLToPath(new URL("../../../..", import.meta.url));
 const binary = path.join(root, "build", "xs", "release", "sealdrop-xs");
@@ -26,77 +27,6 @@ after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------
 // ESP app images, written independently of the device code (esp_app_format.h, esp_app_desc.h)
-
-interface ImageSpec {
-	version?: string;
-	project?: string;
-	secureVersion?: number;
-	chipId?: number;
-	hashAppended?: boolean;
-	/** Data length of each segment; segment 0 starts with the 256-byte esp_app_desc_t. */
-	segments?: number[];
-	/** Overrides the header's segment count. */
-	segmentCount?: number;
-	/** Overrides one segment header's data_len (the data itself keeps its real length). */
-	lengthOverride?: { index: number; value: number };
-	descMagic?: number;
-	/** XOR-ed into the stored checksum byte (the hash is then computed over the wrong byte). */
-	checksumDelta?: number;
-	seed?: number;
-}
-
-/** Filler bytes that differ per image and segment (a small LCG). */
-function filler(length: number, seed: number): Buffer {
-	const out = Buffer.alloc(length);
-	let x = seed >>> 0;
-	for (let i = 0; i < length; i++) {
-		x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-		out[i] = x >>> 24;
-	}
-	return out;
-}
-
-function appDescription(spec: ImageSpec): Buffer {
-	const desc = Buffer.alloc(256);
-	desc.writeUInt32LE(spec.descMagic ?? 0xabcd5432, 0);
-	desc.writeUInt32LE(spec.secureVersion ?? 0, 4);
-	desc.write(spec.version ?? "1.0.0", 16, 32, "latin1"); // char[32]: a 32-character version has no NUL
-	desc.write(spec.project ?? "sealdrop-app", 48, 32, "latin1");
-	desc.write("12:00:00", 80, 15, "latin1");
-	desc.write("Jan  1 2026", 96, 15, "latin1");
-	desc.write("v5.4", 112, 31, "latin1");
-	return desc;
-}
-
-function makeImage(spec: ImageSpec = {}): Buffer {
-	const lengths = spec.segments ?? [1024, 2048, 512];
-	const header = Buffer.alloc(24);
-	header[0] = 0xe9;
-	header[1] = spec.segmentCount ?? lengths.length;
-	header[2] = 2; // DIO
-	header[3] = 0x20; // 4 MB, 40 MHz
-	header.writeUInt32LE(0x40081000, 4);
-	header[8] = 0xee; // wp_pin disabled
-	header.writeUInt16LE(spec.chipId ?? 0, 12);
-	header.writeUInt16LE(399, 17); // max_chip_rev_full, as esptool writes for the ESP32
-	header[23] = spec.hashAppended === false ? 0 : 1;
-	const parts: Buffer[] = [header];
-	let checksum = 0xef;
-	lengths.forEach((length, index) => {
-		const data = filler(length, (spec.seed ?? 1) * 101 + index);
-		if (index === 0) appDescription(spec).copy(data, 0, 0, Math.min(256, length));
-		const segmentHeader = Buffer.alloc(8);
-		segmentHeader.writeUInt32LE(index === 0 ? 0x3f400020 : 0x40080000 + index * 0x1000, 0);
-		segmentHeader.writeUInt32LE(spec.lengthOverride?.index === index ? spec.lengthOverride.value : length, 4);
-		for (const byte of data) checksum ^= byte;
-		parts.push(segmentHeader, data);
-	});
-	const body = Buffer.concat(parts);
-	const block = Buffer.alloc(((body.length + 1 + 15) & ~15) - body.length); // esptool: align to 15 mod 16, then the checksum byte
-	block[block.length - 1] = checksum ^ (spec.checksumDelta ?? 0);
-	const image = Buffer.concat([body, block]);
-	return spec.hashAppended === false ? image : Buffer.concat([image, createHash("sha256").update(image).digest()]);
-}
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
@@ -135,10 +65,10 @@ function assertFails(outcome: Record<string, unknown>, code: string, message: Re
 describe("esp-idf: app image check (EspAppImageCheck on XS)", () => {
 	test("accepts good images in any chunking and reports version, project, size and SHA-256", () => {
 		const images = [
-			makeImage({ version: "2.4.1", project: "thermostat" }),
-			makeImage({ version: "v9", hashAppended: false, segments: [256, 4, 0, 1028] }),
-			makeImage({ version: "x".repeat(32), segments: [256, ...Array<number>(15).fill(0)] }), // 32-char version: no NUL
-			makeImage({ version: "7.0.0", segments: [70000, 33000], seed: 7 }),
+			makeEspApp({ version: "2.4.1", project: "thermostat" }),
+			makeEspApp({ version: "v9", hashAppended: false, segments: [256, 4, 0, 1028] }),
+			makeEspApp({ version: "x".repeat(32), segments: [256, ...Array<number>(15).fill(0)] }), // 32-char version: no NUL
+			makeEspApp({ version: "7.0.0", segments: [70000, 33000], seed: 7 }),
 		];
 		const outcomes = checkImages(images.map((image) => save(image)), { announce: true, maxSize: partition("ota_0").size, chipId: 0 });
 		outcomes.forEach((o, i) => {
@@ -159,7 +89,7 @@ describe("esp-idf: app image check (EspAppImageCheck on XS)", () => {
 	});
 
 	test("rejects a truncated image with E_TRUNCATED wherever it is cut", () => {
-		const image = makeImage();
+		const image = makeEspApp();
 		const cuts = [0, 10, 24, 28, 100, 24 + 8 + 1024 + 4, image.length - 40, image.length - 33, image.length - 1];
 		const outcomes = checkImages(cuts.map((n) => save(image.subarray(0, n))));
 		const where = [/the image header/, /the image header/, /a segment header/, /a segment header/, /segment data/, /segment header/, /segment data|checksum block/, /checksum block/, /appended SHA-256/];
@@ -167,55 +97,55 @@ describe("esp-idf: app image check (EspAppImageCheck on XS)", () => {
 	});
 
 	test("rejects bad magic bytes with E_BAD_MAGIC (image header, app description, erased flash)", () => {
-		const image = makeImage();
+		const image = makeEspApp();
 		image[0] = 0xe8;
 		assertFails(checkOne(image), "E_BAD_MAGIC", /first byte 0xe8/);
 		assertFails(checkOne(Buffer.alloc(64, 0xff)), "E_BAD_MAGIC", /first byte 0xff/);
-		assertFails(checkOne(makeImage({ descMagic: 0x12345678 })), "E_BAD_MAGIC", /no app description/);
+		assertFails(checkOne(makeEspApp({ descMagic: 0x12345678 })), "E_BAD_MAGIC", /no app description/);
 	});
 
 	test("rejects a bad checksum and a bad SHA-256 with E_HASH", () => {
-		assertFails(checkOne(makeImage({ checksumDelta: 0x10 })), "E_HASH", /checksum/);
-		assertFails(checkOne(makeImage({ checksumDelta: 0x01, hashAppended: false })), "E_HASH", /checksum/);
-		const badHash = makeImage();
+		assertFails(checkOne(makeEspApp({ checksumDelta: 0x10 })), "E_HASH", /checksum/);
+		assertFails(checkOne(makeEspApp({ checksumDelta: 0x01, hashAppended: false })), "E_HASH", /checksum/);
+		const badHash = makeEspApp();
 		badHash[badHash.length - 1] ^= 1;
 		assertFails(checkOne(badHash), "E_HASH", /SHA-256/);
 		// two flips of the same bit in segment data cancel out in the XOR checksum: only the hash sees them
-		const balanced = makeImage();
+		const balanced = makeEspApp();
 		balanced[24 + 8 + 300] ^= 4;
 		balanced[24 + 8 + 600] ^= 4;
 		assertFails(checkOne(balanced), "E_HASH", /SHA-256/);
 	});
 
 	test("rejects segment counts and lengths out of bounds (E_RANGE, E_TOO_LARGE) before waiting for their bytes", () => {
-		assertFails(checkOne(makeImage({ segments: [256, ...Array<number>(16).fill(4)] })), "E_RANGE", /17 segments, at most 16/);
-		assertFails(checkOne(makeImage({ segmentCount: 0 })), "E_RANGE", /no segments/);
-		assertFails(checkOne(makeImage({ segments: [128, 64] })), "E_RANGE", /too short for the app description/);
-		assertFails(checkOne(makeImage({ lengthOverride: { index: 1, value: 2050 } })), "E_RANGE", /invalid length 0x802/);
-		assertFails(checkOne(makeImage({ lengthOverride: { index: 1, value: 0xfffffffc } })), "E_RANGE", /invalid length 0xfffffffc/);
-		const pastEnd = makeImage({ lengthOverride: { index: 1, value: 0x100000 } });
+		assertFails(checkOne(makeEspApp({ segments: [256, ...Array<number>(16).fill(4)] })), "E_RANGE", /17 segments, at most 16/);
+		assertFails(checkOne(makeEspApp({ segmentCount: 0 })), "E_RANGE", /no segments/);
+		assertFails(checkOne(makeEspApp({ segments: [128, 64] })), "E_RANGE", /too short for the app description/);
+		assertFails(checkOne(makeEspApp({ lengthOverride: { index: 1, value: 2050 } })), "E_RANGE", /invalid length 0x802/);
+		assertFails(checkOne(makeEspApp({ lengthOverride: { index: 1, value: 0xfffffffc } })), "E_RANGE", /invalid length 0xfffffffc/);
+		const pastEnd = makeEspApp({ lengthOverride: { index: 1, value: 0x100000 } });
 		assertFails(checkOne(pastEnd, { announce: true }), "E_RANGE", /needs at least \d+ bytes but \d+ were announced/);
 		assertFails(checkOne(pastEnd, { maxSize: 65536 }), "E_TOO_LARGE", /does not fit the partition of 65536 bytes/);
 		assertFails(checkOne(pastEnd), "E_TRUNCATED", /segment data/);
-		const image = makeImage();
+		const image = makeEspApp();
 		assertFails(checkOne(image, { announce: image.length - 1 }), "E_RANGE", /needs at least \d+ bytes but \d+ were announced/);
 		assertFails(checkOne(image, { maxSize: image.length - 1 }), "E_TOO_LARGE", /does not fit the partition/);
-		const countPastEnd = makeImage({ segmentCount: 16 });
+		const countPastEnd = makeEspApp({ segmentCount: 16 });
 		assertFails(checkOne(countPastEnd, { announce: true }), "E_RANGE", /were announced/);
 	});
 
 	test("rejects bytes past the image, a size that disagrees, and another chip's image", () => {
-		const image = makeImage();
+		const image = makeEspApp();
 		const longer = Buffer.concat([image, Buffer.alloc(16)]);
 		assertFails(checkOne(longer, { announce: true }), "E_RANGE", /past the end/);
 		assertFails(checkOne(longer), "E_RANGE", /past the end/);
 		assertFails(checkOne(image, { announce: image.length + 16 }), "E_RANGE", new RegExp(`is ${image.length} bytes but ${image.length + 16} were announced`));
-		assertFails(checkOne(makeImage({ chipId: 9 }), { chipId: 0 }), "E_UNSUPPORTED", /chip id 9/);
-		assert.equal(checkOne(makeImage({ chipId: 9 })).ok, true, "without chipId any chip is accepted");
+		assertFails(checkOne(makeEspApp({ chipId: 9 }), { chipId: 0 }), "E_UNSUPPORTED", /chip id 9/);
+		assert.equal(checkOne(makeEspApp({ chipId: 9 })).ok, true, "without chipId any chip is accepted");
 	});
 
 	test("damaged images (3,000 random mutations) always end in a stable code, never a crash or a hang", () => {
-		const files = [save(makeImage({ segments: [512, 100 * 4, 0, 64] })), save(makeImage({ hashAppended: false, segments: [300 * 4] }))];
+		const files = [save(makeEspApp({ segments: [512, 100 * 4, 0, 64] })), save(makeEspApp({ hashAppended: false, segments: [300 * 4] }))];
 		const r = runXs("esp-image.js", [JSON.stringify({ mutations: 1500, seed: 20260723, announce: true }), ...files]);
 		assert.equal(r.status, 0, r.stderr);
 		for (const line of r.lines) {
@@ -230,9 +160,9 @@ describe("esp-idf: app image check (EspAppImageCheck on XS)", () => {
 // ---------------------------------------------------------------------------------------------
 // otadata and the bootloader (sim-esp32 flash)
 
-const V1 = makeImage({ version: "1.0.0", segments: [4096 + 256, 20000, 8000], seed: 1 });
-const V2 = makeImage({ version: "2.0.0", segments: [4096 + 256, 22000, 6000], seed: 2 });
-const V3 = makeImage({ version: "3.0.0", segments: [2048, 30000], seed: 3 });
+const V1 = makeEspApp({ version: "1.0.0", segments: [4096 + 256, 20000, 8000], seed: 1 });
+const V2 = makeEspApp({ version: "2.0.0", segments: [4096 + 256, 22000, 6000], seed: 2 });
+const V3 = makeEspApp({ version: "3.0.0", segments: [2048, 30000], seed: 3 });
 const [v1, v2, v3] = [V1, V2, V3].map((image, i) => save(image, `v${i + 1}`));
 
 let flashes = 0;

@@ -1,0 +1,365 @@
+/**
+ * `sealdrop sim`: a simulated device in a folder, for anyone without a board. The device code
+ * (host/sim/device.ts: the update agent, the bootloader model) runs on the Linux XS host against a
+ * flash file laid out by a board's layout JSON; each command here is one run of it, as a device
+ * between resets.
+ *
+ * The folder D: device.json (trusted signing keys), layout.json (the board's flash layout),
+ * flash.bin (the flash), state/ (the XS host's key storage: the device key), boot.json (what the
+ * last boot started).
+ */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { fail, parseImage, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
+import { parseInteger, type CommandSpec, type ParsedArgs } from "../args.js";
+import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
+import { encodePublicKey, keyFromSpki, loadKey, PUBLIC_ENCODINGS, publicKeyBytes, type PublicEncoding } from "../keys.js";
+
+const root = fileURLToPath(new URL("../../../../../", import.meta.url));
+const xsHost = path.join(root, "build", "xs", "release", "sealdrop-xs");
+const deviceProgram = path.join(root, "build", "js", "host", "sim", "device.js");
+const boardsDir = path.join(root, "boards");
+
+const DIR = { long: "dir", short: "d", metavar: "D", help: "the simulated device's folder (required)" } as const;
+const FORMAT = { long: "format", short: "f", choices: ["human", "json"], help: "output format (default human)" } as const;
+const IMAGE_NUMBER = { long: "image", metavar: "N", help: "image number on multi-image boards (default 0)" } as const;
+
+/** DER prefixes that make SubjectPublicKeyInfo of the raw public keys a device reports. */
+const SPKI_PREFIX = { p256: "3059301306072a8648ce3d020106082a8648ce3d030107034200", x25519: "302a300506032b656e032100" } as const;
+
+interface Layout {
+	name: string;
+	sealdrop: { installer: string; swap?: string; images?: { primary: string; secondary: string }[]; ota?: { apps: string[] } };
+	partitions: { name: string; offset: number; size: number }[];
+}
+
+type DeviceOutput = Record<string, unknown>;
+
+function deviceDir(args: ParsedArgs, mustExist = true): string {
+	const dir = path.resolve(args.require("dir"));
+	if (mustExist && !fs.existsSync(path.join(dir, "device.json"))) fail("E_IO", `${dir} is not a simulated device (no device.json): run \`sealdrop sim init --dir ${args.require("dir")}\` first`);
+	return dir;
+}
+
+/**
+ * One run of the device program. Progress lines on its stderr go to `onProgress`, other stderr
+ * passes through; a refusal ({"error": ...}) becomes a SealdropError with the device's code.
+ */
+function runDevice(dir: string, command: string[], onProgress?: (p: { phase: string; bytes: number; total: number }) => void): Promise<DeviceOutput> {
+	if (!fs.existsSync(xsHost) || !fs.existsSync(deviceProgram)) fail("E_IO", `the Linux XS host is not built (${path.relative(process.cwd(), xsHost) || xsHost}): run \`npm run setup\` in ${root}`);
+	return new Promise((resolve, reject) => {
+		const child = spawn(xsHost, ["--state", path.join(dir, "state"), deviceProgram, path.join(dir, "device.json"), ...command], {
+			env: { ...process.env, SEALDROP_LAYOUT: path.join(dir, "layout.json"), SEALDROP_FLASH: path.join(dir, "flash.bin") },
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		let stdout = "";
+		let stderr = "";
+		let pendingLine = "";
+		child.stdout.on("data", (d: Buffer) => { stdout += d.toString("utf8"); });
+		child.stderr.on("data", (d: Buffer) => {
+			const lines = (pendingLine + d.toString("utf8")).split("\n");
+			pendingLine = lines.pop()!;
+			for (const line of lines) {
+				if (line.startsWith("{\"progress\":")) onProgress?.((JSON.parse(line) as { progress: { phase: string; bytes: number; total: number } }).progress);
+				else stderr += line + "\n";
+			}
+		});
+		child.on("error", (e) => reject(new SealdropError("E_IO", `cannot run the XS host: ${e.message}`)));
+		child.on("close", (status) => {
+			stderr += pendingLine;
+			const last = stdout.trim().split("\n").pop() ?? "";
+			let out: DeviceOutput | undefined;
+			try {
+				out = last.startsWith("{") ? JSON.parse(last) as DeviceOutput : undefined;
+			} catch {
+				out = undefined;
+			}
+			const error = out?.error as { code: ErrorCode; message: string } | undefined;
+			if (error) reject(new SealdropError(error.code, error.message));
+			else if (status !== 0 || !out) reject(new Error(`the simulated device stopped (exit ${status}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`));
+			else resolve(out);
+		});
+	});
+}
+
+function boardLayoutPath(board: string): string {
+	if (board.endsWith(".json")) return board;
+	const file = path.join(boardsDir, board, "layout.json");
+	if (!fs.existsSync(file)) fail("E_USAGE", `no board "${board}" (boards: ${fs.readdirSync(boardsDir).filter((b) => fs.existsSync(path.join(boardsDir, b, "layout.json"))).join(", ")})`);
+	return file;
+}
+
+function readLayout(dir: string): Layout {
+	return JSON.parse(fs.readFileSync(path.join(dir, "layout.json"), "utf8")) as Layout;
+}
+
+function describeBoard(layout: Layout): string {
+	const s = layout.sealdrop;
+	return s.installer === "esp-idf" ? `${layout.name} (esp-idf installer, ${s.ota?.apps.length} OTA apps)` : `${layout.name} (${s.installer} installer, swap ${s.swap})`;
+}
+
+function fingerprintOf(kind: string, raw: string): string {
+	return createHash("sha256").update(Buffer.from(SPKI_PREFIX[kind as keyof typeof SPKI_PREFIX] + raw, "hex")).digest("hex");
+}
+
+// --- human output ---
+
+function slotFlags(slot: Record<string, unknown>): string {
+	return ["active", "pending", "confirmed", "permanent"].filter((f) => slot[f]).join(" ") + (slot.bootable === false ? " non-bootable" : "");
+}
+
+function printState(out: DeviceOutput): void {
+	const slots = (out.slots ?? []) as Record<string, unknown>[];
+	const lines = ["image  slot  version          hash              flags"];
+	for (const s of slots) lines.push(`${String(s.image).padEnd(7)}${String(s.slot).padEnd(6)}${String(s.version).padEnd(17)}${String(s.hash).slice(0, 16)}  ${slotFlags(s)}`);
+	if (slots.length === 0) lines.push("(no slot holds an image)");
+	const running = out.running as Record<string, unknown> | null;
+	lines.push("", running ? `running: ${running.version} (${running.state})` : "running: nothing");
+	const update = out.update as Record<string, unknown> | undefined;
+	if (update) {
+		const error = update.error as { code: string; message: string } | undefined;
+		lines.push(`update: ${update.state}${update.version ? ` ${update.version}` : ""}${error ? ` — ${error.code}: ${error.message}` : ""}`);
+	}
+	process.stdout.write(lines.join("\n") + "\n");
+}
+
+function output(args: ParsedArgs, out: DeviceOutput, human: () => void): number {
+	if (args.get("format") === "json") printJson(out);
+	else human();
+	return 0;
+}
+
+// --- the subcommands ---
+
+const init: CommandSpec = {
+	name: "init",
+	summary: "Make a simulated device: a flash file laid out like a board, its own device key (or an imported one), trusted signing keys.",
+	usage: "sim init --dir D [--board NAME|LAYOUT.json] [--trust SIGNPUB ...] [--import-key DEVPRIV] [--key-type p256|x25519] [--factory-image IMAGE]",
+	options: [
+		DIR,
+		{ long: "board", short: "b", metavar: "NAME", help: "a folder of boards/ (sim, sim-esp32) or a layout JSON (default sim)" },
+		{ long: "trust", short: "t", metavar: "SIGNPUB", repeat: true, help: "a signing key (public or private) whose images the device accepts; repeatable" },
+		{ long: "import-key", metavar: "DEVPRIV", help: "inject this private key as the device key instead of generating one (a factory's choice)" },
+		{ long: "key-type", choices: ["p256", "x25519"], help: "the kind of device key generated (default p256)" },
+		{ long: "factory-image", metavar: "IMAGE", help: "program this first image as a factory would (primary slot, or ota_0 on esp-idf boards), then boot" },
+		{ long: "newer-only", arity: 0, help: "refuse images whose version is not above the running one" },
+		{ long: "force", arity: 0, help: "start over in a folder that already holds a device" },
+		FORMAT,
+	],
+	notes: "Example:\n  sealdrop keygen -k sign.pem -t ecdsa-p256\n  sealdrop sim init --dir dev1 --trust sign.pem",
+	async run(args) {
+		const dir = deviceDir(args, false);
+		if (fs.existsSync(path.join(dir, "device.json"))) {
+			if (!args.flag("force")) fail("E_IO", `${dir} already holds a simulated device; pass --force to start over`);
+			for (const f of ["device.json", "layout.json", "flash.bin", "boot.json", "state"]) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+		}
+		const layoutSource = boardLayoutPath(args.get("board") ?? "sim");
+		const layout = JSON.parse(readInput(layoutSource, "board layout").toString("utf8")) as Layout;
+		const trust = args.all("trust").map(([file]) => publicKeyBytes(loadKey(file, { role: "trusted signing key" })).toString("hex"));
+		fs.mkdirSync(path.join(dir, "state"), { recursive: true });
+		writeOutput(path.join(dir, "layout.json"), JSON.stringify(layout, null, "\t") + "\n");
+		writeOutput(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust, newerOnly: args.flag("newer-only") }, null, "\t") + "\n");
+
+		let key: DeviceOutput;
+		const imported = args.get("import-key");
+		if (imported) {
+			const k = loadKey(imported, { private: true, kinds: ["ecdsa-p256", "x25519"], role: "device key" });
+			const d = Buffer.from(k.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex");
+			key = await runDevice(dir, ["device-key", "import", k.kind === "x25519" ? "x25519" : "p256", d]);
+		} else key = await runDevice(dir, ["device-key", "generate", args.get("key-type") ?? "p256"]);
+		const factoryImage = args.get("factory-image");
+		let booted: DeviceOutput | undefined;
+		if (factoryImage) {
+			await runDevice(dir, ["factory", path.resolve(factoryImage)]);
+			booted = await runDevice(dir, ["boot"]);
+		}
+		const summary = {
+			dir, board: layout.name, installer: layout.sealdrop.installer, trustedKeys: trust.length,
+			deviceKey: { kind: key.kind, imported: !!imported, fingerprint: fingerprintOf(String(key.kind), String(key.publicKey)) },
+			...(booted ? { running: booted.running } : {}),
+		};
+		return output(args, summary, () => {
+			process.stdout.write([
+				`simulated device in ${dir}`,
+				`  board        ${describeBoard(layout)}`,
+				`  device key   ${key.kind}, ${imported ? "imported" : "generated on the device"}; fingerprint ${summary.deviceKey.fingerprint}`,
+				`  trusted keys ${trust.length}`,
+				...(booted ? [`  running      ${(booted.running as { version?: string } | null)?.version ?? "nothing"}`] : []),
+			].join("\n") + "\n");
+		});
+	},
+};
+
+const pubkey: CommandSpec = {
+	name: "pubkey",
+	summary: "Print the device's public key (the only key material that leaves it), in getpub's encodings.",
+	usage: "sim pubkey --dir D [-e pem|raw|lang-c|lang-rust] [-o OUT]",
+	options: [
+		DIR,
+		{ long: "encoding", short: "e", choices: PUBLIC_ENCODINGS, help: "output encoding (default pem)" },
+		{ long: "output", short: "o", metavar: "OUT", help: "write to OUT instead of standard output" },
+	],
+	notes: "Example (what `sealdrop seal --device-pub` takes):\n  sealdrop sim pubkey --dir dev1 -o dev1.pub.pem",
+	async run(args) {
+		const out = await runDevice(deviceDir(args), ["device-key", "public"]);
+		const der = Buffer.from(SPKI_PREFIX[out.kind as keyof typeof SPKI_PREFIX] + String(out.publicKey), "hex");
+		const key = keyFromSpki(der, "the simulated device");
+		writeResult(args.get("output"), encodePublicKey(key, (args.get("encoding") ?? "pem") as PublicEncoding));
+		return 0;
+	},
+};
+
+const install: CommandSpec = {
+	name: "install",
+	summary: "Stream an image into the device's update agent (decrypt, hash, write, verify), then mark it pending.",
+	usage: "sim install --dir D IMAGE [--chunk N] [--pending test|permanent|none] [--image N] [-f json]",
+	options: [
+		DIR,
+		{ long: "chunk", metavar: "N", help: "bytes per write, as a transport would send them (default 4096)" },
+		{ long: "pending", choices: ["test", "permanent", "none"], help: "after verifying: a test boot (default), permanent, or not yet" },
+		IMAGE_NUMBER,
+		FORMAT,
+	],
+	notes: [
+		"The session id is the image file's SHA-256 (as SMP's `sha`), so running the same install again",
+		"after an interruption resumes after the last block the device made durable.",
+		"Example:\n  sealdrop sim install --dir dev1 sealed.bin && sealdrop sim reboot --dir dev1",
+	].join("\n"),
+	async run(args) {
+		const dir = deviceDir(args);
+		if (args.positionals.length !== 1) fail("E_USAGE", "give one IMAGE to install");
+		const file = path.resolve(args.positionals[0]);
+		const bytes = readInput(file, "image");
+		const chunk = parseInteger(args.get("chunk") ?? "4096", "--chunk");
+		if (chunk < 1 || chunk > 1 << 20) fail("E_USAGE", "--chunk must be between 1 and 1048576");
+		const sessionId = createHash("sha256").update(bytes).digest("hex");
+		const bar = new ProgressBar("install", bytes.length);
+		const out = await runDevice(dir, [
+			"install", file, "--chunk", String(chunk), "--session-id", sessionId, "--pending", args.get("pending") ?? "test",
+			"--image", String(parseInteger(args.get("image") ?? "0", "--image")),
+		], (p) => bar.update(p.bytes));
+		bar.update(bytes.length);
+		return output(args, out, () => {
+			const from = Number(out.resumedFrom);
+			process.stdout.write(`installed ${out.version} (hash ${String(out.hash).slice(0, 16)}…): ${out.state}${out.resumed ? `, resumed at byte ${from}` : ""}\n` +
+				(out.state === "pending-test" ? "reboot to run it on trial (`sealdrop sim reboot`), then confirm it (`sealdrop sim confirm`)\n" : ""));
+		});
+	},
+};
+
+const reboot: CommandSpec = {
+	name: "reboot",
+	summary: "Reset the device: the bootloader model runs (swap, revert, or app selection), then the new firmware's view.",
+	usage: "sim reboot --dir D [-f json]",
+	options: [DIR, FORMAT],
+	async run(args) {
+		const out = await runDevice(deviceDir(args), ["boot"]);
+		return output(args, out, () => {
+			const b = out.bootloader as Record<string, unknown>;
+			const images = (b.images ?? []) as Record<string, unknown>[];
+			for (const i of images) {
+				const rejected = i.rejected as { code: string; message: string } | null;
+				process.stdout.write(`bootloader: image ${i.image}: swap ${i.swapType}${i.resumed ? " (resumed after a power cut)" : ""}${rejected ? `; refused the new image: ${rejected.code}: ${rejected.message}` : ""}\n`);
+			}
+			if (b.partition) process.stdout.write(`bootloader: started ${b.partition}\n`);
+			if (b.error) process.stdout.write(`bootloader: ${(b.error as { message: string }).message}\n`);
+			printState(out);
+		});
+	},
+};
+
+const confirm: CommandSpec = {
+	name: "confirm",
+	summary: "The running firmware confirms itself after its health check, so it stays at the next reset.",
+	usage: "sim confirm --dir D [--image N] [-f json]",
+	options: [DIR, IMAGE_NUMBER, FORMAT],
+	async run(args) {
+		const out = await runDevice(deviceDir(args), ["confirm", String(parseInteger(args.get("image") ?? "0", "--image"))]);
+		return output(args, out, () => process.stdout.write(`confirmed ${out.version} (hash ${String(out.hash).slice(0, 16)}…)\n`));
+	},
+};
+
+const state: CommandSpec = {
+	name: "state",
+	summary: "Show each slot (version, hash, pending, confirmed, active), the running image and the last update.",
+	usage: "sim state --dir D [-f json]",
+	options: [DIR, FORMAT],
+	async run(args) {
+		const out = await runDevice(deviceDir(args), ["state"]);
+		return output(args, out, () => printState(out));
+	},
+};
+
+const readSlot: CommandSpec = {
+	name: "read-slot",
+	summary: "Copy what a slot of the simulated flash holds into a file (the image it holds, or the whole partition with --raw).",
+	usage: "sim read-slot --dir D primary|secondary|PARTITION [--image N] [--raw] -o FILE",
+	options: [
+		DIR,
+		IMAGE_NUMBER,
+		{ long: "raw", arity: 0, help: "the whole partition, not just the MCUboot image at its start" },
+		{ long: "output", short: "o", metavar: "FILE", help: "where to write (required)" },
+	],
+	notes: "On esp-idf boards primary is the running app partition and secondary the other one; the partition is copied whole.",
+	run(args) {
+		const dir = deviceDir(args);
+		const which = args.positionals[0];
+		if (args.positionals.length !== 1) fail("E_USAGE", "name one slot: primary, secondary or a partition of the layout");
+		const layout = readLayout(dir);
+		let name = which;
+		const esp = layout.sealdrop.installer === "esp-idf";
+		if (which === "primary" || which === "secondary") {
+			if (esp) {
+				const running = fs.existsSync(path.join(dir, "boot.json")) ? (JSON.parse(fs.readFileSync(path.join(dir, "boot.json"), "utf8")) as { runningApp: number }).runningApp : 0;
+				const apps = layout.sealdrop.ota!.apps;
+				name = apps[which === "primary" ? running : (running + 1) % apps.length];
+			} else {
+				const pair = layout.sealdrop.images?.[parseInteger(args.get("image") ?? "0", "--image")];
+				if (!pair) fail("E_USAGE", `board ${layout.name} has no image ${args.get("image")}`);
+				name = pair[which];
+			}
+		}
+		const partition = layout.partitions.find((p) => p.name === name);
+		if (!partition) fail("E_USAGE", `board ${layout.name} has no partition "${name}"`);
+		const flash = fs.existsSync(path.join(dir, "flash.bin")) ? fs.readFileSync(path.join(dir, "flash.bin")) : Buffer.alloc(0);
+		const bytes = Buffer.alloc(partition.size, 0xff);
+		flash.copy(bytes, 0, partition.offset, Math.min(flash.length, partition.offset + partition.size));
+		let out: Uint8Array = bytes;
+		if (!args.flag("raw") && !esp) {
+			try {
+				out = bytes.subarray(0, parseImage(bytes).size);
+			} catch (e) {
+				if (!(e instanceof SealdropError)) throw e;
+				fail("E_NO_IMAGE", `${name} holds no MCUboot image (${e.code}); --raw copies the partition as it is`);
+			}
+		}
+		writeOutput(args.require("output"), out);
+		process.stdout.write(`${name}: ${out.length} bytes, SHA-256 ${toHex(createHash("sha256").update(out).digest())}\n`);
+		return 0;
+	},
+};
+
+export const sim: CommandSpec = {
+	name: "sim",
+	summary: "A simulated device on the Linux XS host: init, pubkey, install, reboot, confirm, state, read-slot.",
+	usage: "sim SUBCOMMAND --dir D [options]",
+	options: [],
+	subcommands: [init, pubkey, install, reboot, confirm, state, readSlot],
+	notes: [
+		"Example, end to end:",
+		"  sealdrop keygen -k sign.pem -t ecdsa-p256",
+		"  sealdrop sim init --dir dev1 --trust sign.pem",
+		"  sealdrop sim pubkey --dir dev1 -o dev1.pub.pem",
+		"  sealdrop sign -k sign.pem -v 1.1.0 -H 0x200 --pad-header -S 0x60000 app.bin inner.bin",
+		"  sealdrop wrap -k sign.pem -S 0x61000 inner.bin release.bin     # board sim: the mcuboot installer",
+		"  sealdrop seal --device-pub dev1.pub.pem -o sealed.bin release.bin",
+		"  sealdrop sim install --dir dev1 sealed.bin",
+		"  sealdrop sim reboot --dir dev1 && sealdrop sim confirm --dir dev1",
+	].join("\n"),
+	run() {
+		return 0; // main.ts dispatches to the subcommands
+	},
+};

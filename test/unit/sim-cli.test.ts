@@ -1,0 +1,214 @@
+/**
+ * `sealdrop sim` end to end on XS, for every installer: a simulated device with a factory image
+ * takes an update made by our CLI or by imgtool (test/vectors/imgtool, device key imported),
+ * then install → reboot → trial → confirm keeps the new image, and install → reboot → no
+ * confirm → reboot reverts to the old one. The bootloader model validates what it boots, and
+ * read-slot's copy of the primary slot verifies with the CLI.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { randomBytes } from "node:crypto";
+import { after, describe, test } from "node:test";
+import { expectFailure, expectOk, repoRoot, runCli, tempDir, vec, CODE_EXIT } from "../helpers/cli.js";
+import { makeEspApp } from "../helpers/esp-app.js";
+import path from "node:path";
+
+const tmp = tempDir("sealdrop-sim-cli-");
+after(() => tmp.cleanup());
+
+function cli(...args: string[]): string {
+	const r = runCli(args, { cwd: tmp.dir });
+	expectOk(r, args.join(" "));
+	return r.stdout;
+}
+
+function json(...args: string[]): Record<string, unknown> {
+	return JSON.parse(cli(...args, "-f", "json")) as Record<string, unknown>;
+}
+
+interface Running { version: string; hash: string; state: string }
+const running = (out: Record<string, unknown>) => out.running as Running | null;
+
+/** A layout of boards/sim with another installer and swap mode. */
+function simLayout(installer: string, swap: string): string {
+	const layout = JSON.parse(fs.readFileSync(path.join(repoRoot, "boards", "sim", "layout.json"), "utf8"));
+	Object.assign(layout.sealdrop, { installer, swap });
+	const file = tmp.file(`layout-${installer}-${swap}.json`);
+	fs.writeFileSync(file, JSON.stringify(layout));
+	return file;
+}
+
+interface Case {
+	name: string;
+	board: string;
+	/** Signing key the device trusts. */
+	sign: string;
+	importKey?: string;
+	/** The image a factory programs (no device key needed). */
+	factory(): string;
+	/** The update for a device whose public key is in `devicePub`, and the version it brings. */
+	update(devicePub: string): { update: string; newVersion: string };
+}
+
+let made = 0;
+function fresh(name: string): string {
+	return `${name}-${made++}`;
+}
+
+const cases: Case[] = [
+	{
+		name: "mcuboot (swap-using-scratch), a nested release made by our CLI",
+		board: "sim", sign: "sign.pem",
+		factory: () => signedFactory("sign.pem"),
+		update(devicePub) {
+			const n = fresh("nested");
+			fs.writeFileSync(tmp.file(`${n}.app`), randomBytes(50_000));
+			cli("sign", "-k", "sign.pem", "-v", "1.1.0", "-H", "0x200", "--pad-header", "-S", "0x60000", `${n}.app`, `${n}.inner`);
+			cli("wrap", "-k", "sign.pem", "-S", "0x61000", `${n}.inner`, `${n}.release`);
+			cli("seal", "--device-pub", devicePub, "-o", `${n}.sealed`, `${n}.release`);
+			return { update: `${n}.sealed`, newVersion: "1.1.0+0" };
+		},
+	},
+	{
+		name: "mcuboot-encrypted (swap-using-move), a sealed release made by our CLI",
+		board: simLayout("mcuboot-encrypted", "move"), sign: "sign.pem",
+		factory: () => signedFactory("sign.pem"),
+		update(devicePub) {
+			const n = fresh("sealed");
+			fs.writeFileSync(tmp.file(`${n}.app`), randomBytes(70_000));
+			cli("sign", "-k", "sign.pem", "-v", "2.0.0+7", "-H", "0x200", "--pad-header", "-S", "0x60000", "--sealable", `${n}.app`, `${n}.release`);
+			cli("seal", "--device-pub", devicePub, "-o", `${n}.sealed`, `${n}.release`);
+			return { update: `${n}.sealed`, newVersion: "2.0.0+7" };
+		},
+	},
+	{
+		name: "mcuboot-encrypted (swap-using-scratch), imgtool's ENC_EC256 image with its device key imported",
+		board: simLayout("mcuboot-encrypted", "scratch"), sign: vec("keys/sign-ecdsa-p256.pem"), importKey: vec("keys/enc-ec256.pem"),
+		factory: () => signedFactory(vec("keys/sign-ecdsa-p256.pem")),
+		update: () => ({ update: vec("images/enc_ec256_aes128.bin"), newVersion: "1.2.3+4" }),
+	},
+	{
+		name: "mcuboot (overwrite-only), imgtool's signed P-256 image",
+		board: simLayout("mcuboot", "overwrite"), sign: vec("keys/sign-ecdsa-p256.pem"),
+		factory: () => signedFactory(vec("keys/sign-ecdsa-p256.pem")),
+		update: () => ({ update: vec("images/signed_ecdsa_p256.bin"), newVersion: "1.2.3+4" }),
+	},
+	{
+		name: "esp-idf (sim-esp32), a sealed ESP-IDF app made by our CLI",
+		board: "sim-esp32", sign: "sign.pem",
+		factory() {
+			const n = fresh("esp");
+			fs.writeFileSync(tmp.file(`${n}.factory`), makeEspApp({ version: "1.0.0", segments: [20_000, 9_000], seed: made }));
+			return `${n}.factory`;
+		},
+		update(devicePub) {
+			const n = fresh("esp");
+			fs.writeFileSync(tmp.file(`${n}.app`), makeEspApp({ version: "2.0.0", segments: [30_000, 5_000], seed: made + 100 }));
+			cli("sign", "-k", "sign.pem", "-v", "2.0.0", "-H", "0x200", "--pad-header", "-S", "0x1e0000", "-s", "5", "--sealable", `${n}.app`, `${n}.release`);
+			cli("seal", "--device-pub", devicePub, "-o", `${n}.sealed`, `${n}.release`);
+			return { update: `${n}.sealed`, newVersion: "2.0.0" };
+		},
+	},
+];
+
+cli("keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
+
+/** A plain signed image v1.0.0, as a factory programs it. */
+function signedFactory(key: string): string {
+	const n = fresh("factory");
+	fs.writeFileSync(tmp.file(`${n}.app`), randomBytes(30_000));
+	cli("sign", "-k", key, "-v", "1.0.0", "-H", "0x200", "--pad-header", "-S", "0x60000", `${n}.app`, `${n}.bin`);
+	return `${n}.bin`;
+}
+
+/** A device running the case's factory image, and the update made for its key. */
+function setUp(c: Case) {
+	const dir = fresh("dev");
+	const boot = json("sim", "init", "--dir", dir, "--board", c.board, "--trust", c.sign, ...(c.importKey ? ["--import-key", c.importKey] : []), "--factory-image", c.factory());
+	const old = running(boot);
+	assert.ok(old, `the factory image boots: ${JSON.stringify(boot)}`);
+	cli("sim", "pubkey", "--dir", dir, "-o", `${dir}.pub.pem`);
+	return { dir, old: old!, ...c.update(`${dir}.pub.pem`) };
+}
+
+describe("sealdrop sim, end to end on XS", () => {
+	for (const c of cases) {
+		const esp = c.board === "sim-esp32";
+		const revertible = !c.board.includes("overwrite");
+		test(`${c.name}: install → reboot → trial → confirm keeps the new image`, () => {
+			const { dir, update, newVersion, old } = setUp(c);
+			const installed = json("sim", "install", "--dir", dir, update, "--chunk", "1000");
+			assert.equal(installed.state, "pending-test");
+			const pending = json("sim", "state", "--dir", dir);
+			const slots = pending.slots as { slot: number; pending: boolean; active: boolean; version: string }[];
+			assert.ok(slots.some((s) => s.pending && !s.active && s.version === newVersion), JSON.stringify(slots));
+			assert.equal(running(pending)?.hash, old.hash);
+
+			const trial = running(json("sim", "reboot", "--dir", dir));
+			assert.equal(trial?.version, esp ? "2.0.0" : newVersion);
+			assert.equal(trial?.state, revertible ? "trial" : "confirmed");
+			const confirmed = json("sim", "confirm", "--dir", dir) as unknown as Running;
+			assert.equal(confirmed.state, "confirmed");
+			const kept = running(json("sim", "reboot", "--dir", dir));
+			assert.equal(kept?.hash, trial?.hash);
+			assert.equal(kept?.state, "confirmed");
+			if (!esp) {
+				cli("sim", "read-slot", "--dir", dir, "primary", "-o", `${dir}.primary.bin`);
+				cli("verify", "-k", c.sign, `${dir}.primary.bin`);
+			}
+		});
+
+		if (revertible) {
+			test(`${c.name}: install → reboot → no confirm → reboot reverts to the old image`, () => {
+				const { dir, update, old } = setUp(c);
+				cli("sim", "install", "--dir", dir, update);
+				const trial = running(json("sim", "reboot", "--dir", dir));
+				assert.equal(trial?.state, "trial");
+				assert.notEqual(trial?.hash, old.hash);
+				// a second update is refused while the first is on trial
+				expectFailure(runCli(["sim", "install", "--dir", dir, update], { cwd: tmp.dir }), "E_STATE", CODE_EXIT.E_STATE);
+				const back = json("sim", "reboot", "--dir", dir);
+				assert.equal(running(back)?.hash, old.hash);
+				assert.equal(running(back)?.state, "confirmed");
+				const slots = back.slots as { pending: boolean }[];
+				assert.ok(slots.every((s) => !s.pending), "nothing is pending after the revert");
+			});
+		}
+	}
+
+	test("sim pubkey prints the imported key as getpub does, in every encoding", () => {
+		const dir = fresh("dev");
+		cli("sim", "init", "--dir", dir, "--import-key", vec("keys/enc-ec256.pem"));
+		for (const e of ["pem", "raw", "lang-c", "lang-rust"]) {
+			const fromDevice = runCli(["sim", "pubkey", "--dir", dir, "-e", e], { cwd: tmp.dir });
+			const fromKey = runCli(["getpub", "-k", vec("keys/enc-ec256.pem"), "-e", e], { cwd: tmp.dir });
+			expectOk(fromDevice);
+			assert.equal(fromDevice.stdout, fromKey.stdout, e);
+		}
+	});
+
+	test("a sealed image for another device is refused and nothing changes", () => {
+		const c = cases[0];
+		const { dir, old } = setUp(c);
+		const other = fresh("dev");
+		cli("sim", "init", "--dir", other, "--trust", "sign.pem");
+		cli("sim", "pubkey", "--dir", other, "-o", `${other}.pub.pem`);
+		const theirs = c.update(`${other}.pub.pem`).update;
+		const before = json("sim", "state", "--dir", dir);
+		expectFailure(runCli(["sim", "install", "--dir", dir, theirs], { cwd: tmp.dir }), "E_DEVICE_KEY", CODE_EXIT.E_DEVICE_KEY);
+		const afterwards = json("sim", "state", "--dir", dir);
+		assert.deepEqual(afterwards.slots, before.slots);
+		assert.equal(running(json("sim", "reboot", "--dir", dir))?.hash, old.hash);
+	});
+
+	test("usage errors: no folder, a folder without a device, an unknown subcommand", () => {
+		expectFailure(runCli(["sim", "state"], { cwd: tmp.dir }), "E_USAGE", CODE_EXIT.E_USAGE);
+		expectFailure(runCli(["sim", "state", "--dir", "nowhere"], { cwd: tmp.dir }), "E_IO", CODE_EXIT.E_IO);
+		expectFailure(runCli(["sim", "fly"], { cwd: tmp.dir }), "E_USAGE", CODE_EXIT.E_USAGE);
+		for (const sub of ["init", "pubkey", "install", "reboot", "confirm", "state", "read-slot"]) {
+			const help = runCli(["sim", sub, "--help"], { cwd: tmp.dir });
+			expectOk(help);
+			assert.match(help.stdout, new RegExp(`^Usage: sealdrop sim ${sub}`));
+		}
+	});
+});
