@@ -54,7 +54,8 @@ function groupUsage(group: CommandSpec): string {
 	].join("\n");
 }
 
-async function runCommand(command: CommandSpec, rest: string[]): Promise<number> {
+/** Not async: a command that fails before its first await throws while main()'s caller still listens. */
+function runCommand(command: CommandSpec, rest: string[]): Promise<number> | number {
 	if (command.subcommands) {
 		const [name, ...more] = rest;
 		if (!name || name === "-h" || name === "--help" || name === "help") {
@@ -72,7 +73,7 @@ async function runCommand(command: CommandSpec, rest: string[]): Promise<number>
 		process.stdout.write(formatHelp(command));
 		return EXIT.OK;
 	}
-	return await command.run(args);
+	return command.run(args);
 }
 
 /** Runs the CLI; returns the exit code (never throws). */

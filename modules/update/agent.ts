@@ -544,6 +544,16 @@ export class UpdateAgent {
 		s.inner?.hash.close();
 		s.esp?.check?.close();
 		s.writer?.close();
+		if (error && s.writer) {
+			// a refused or abandoned image must not look like one: its first block goes (the
+			// journal records the failure first, so a cut here leaves nothing to resume)
+			try {
+				if (this.#journal.state && !this.#journal.state.done) this.#journal.recordDone("failed", new Uint8Array(0));
+				s.target.eraseBlock(0);
+			} catch {
+				// flash that just failed: the next begin() starts over anyway
+			}
+		}
 		s.target.close();
 		this.#session = undefined;
 		const version = s.header ? formatVersion(s.header.version) : undefined;
@@ -893,13 +903,18 @@ export class UpdateAgent {
 		// Blocks that count: complete, recorded, and for a stored image below its TLV areas
 		// (the blocks holding TLV bytes are written last and rewritten on resume).
 		const limit = Math.floor((s.mode !== "stored" ? header.imgSize : s.tlvOffset) / blockLength);
+		// d_k chains every block up to k, so any recorded checkpoint vouches for all blocks before it
 		const recorded = this.#journal.state!.blocks;
+		let last = -1;
+		for (const k of recorded.keys()) if (k < limit && k > last) last = k;
 		let good = 0;
 		const chain = new Uint8Array(32);
-		while (good < limit && recorded.has(good)) {
-			this.#chainBlock(s, good, chain);
-			if (!equalBytes(chain.subarray(0, CHAIN_BYTES), recorded.get(good)!)) break;
-			good++;
+		for (let k = 0; k <= last; k++) {
+			this.#chainBlock(s, k, chain);
+			const checkpoint = recorded.get(k);
+			if (!checkpoint) continue;
+			if (!equalBytes(chain.subarray(0, CHAIN_BYTES), checkpoint)) break;
+			good = k + 1;
 		}
 		if (s.mode === "stored" && good * blockLength < header.hdrSize) good = 0;
 		s.chainValue.fill(0);

@@ -40,7 +40,10 @@ const OUTCOMES: Outcome[] = ["verified", "failed"];
 
 export interface JournalState {
 	session: SessionRecord;
-	/** Chained digest after block k, for each block recorded, by block index. */
+	/**
+	 * Chained digest after block k, by block index, for the blocks recorded in the log's active
+	 * block (after a move to a fresh log block, only the newest survives; the chain makes it enough).
+	 */
 	blocks: Map<number, Uint8Array>;
 	done?: { outcome: Outcome; imageHash: Uint8Array };
 }
@@ -118,6 +121,8 @@ export class Journal {
 		putU32(payload, 0, block);
 		payload.set(chain.subarray(0, CHAIN_BYTES), 4);
 		this.#log.append(BLOCK, payload, () => this.#snapshot());
+		// the chain makes the newest checkpoint vouch for every block before it: keep only that one
+		this.#state!.blocks.clear();
 		this.#state!.blocks.set(block, payload.slice(4));
 	}
 
