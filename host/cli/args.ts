@@ -52,6 +52,9 @@ export class ParsedArgs {
 	all(long: string): string[][] { return this.#values.get(long) ?? []; }
 }
 
+/** `-f human|json`: output for people or for machines. */
+export const FORMAT: OptionSpec = { long: "format", short: "f", choices: ["human", "json"], help: "output format (default human)" };
+
 export const HELP: OptionSpec = { long: "help", short: "h", arity: 0, help: "show this help and exit" };
 
 export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs {

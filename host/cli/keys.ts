@@ -131,6 +131,11 @@ const SPKI_PREFIX: Partial<Record<KeyKind, Buffer>> = {
 	x25519: Buffer.from("302a300506032b656e032100", "hex"),
 };
 
+/** A device's public key from the raw bytes the device reports (DeviceKey.publicKey(): 04‖X‖Y for P-256, 32 bytes for X25519). */
+export function deviceKeyFromRaw(kind: "p256" | "x25519", raw: Uint8Array, source: string): Key {
+	return keyFromSpki(Buffer.concat([SPKI_PREFIX[kind === "p256" ? "ecdsa-p256" : "x25519"]!, raw]), source);
+}
+
 /** SubjectPublicKeyInfo DER of a public key. */
 export function spkiDer(key: Key): Buffer {
 	const prefix = SPKI_PREFIX[key.kind];

@@ -105,15 +105,13 @@ function state(agent: UpdateAgent): unknown {
 
 /** A reset: the board's bootloader, then what the app it started sees. */
 function boot(device: Device): unknown {
-	let bootloader: unknown;
+	let bootloader;
 	if (device.board.installer === "esp-idf") {
-		const report = bootEspIdf(device.board.ota!);
-		writeFile(device.bootFile, new TextEncoder().encode(JSON.stringify({ runningApp: report.index })));
-		bootloader = report;
+		bootloader = bootEspIdf(device.board.ota!);
+		writeFile(device.bootFile, new TextEncoder().encode(JSON.stringify({ runningApp: bootloader.index })));
 	} else {
-		const report = mcubootBoot({ board: device.board, trust: device.trust });
-		bootloader = report;
-		if (report.error) return { bootloader, running: null };
+		bootloader = mcubootBoot({ board: device.board, trust: device.trust });
+		if (bootloader.error) return { bootloader, running: null };
 	}
 	const agent = openAgent(device);
 	try {

@@ -170,6 +170,24 @@ interface Session {
 /** Bytes decrypted per step: the agent's only per-update buffer besides the header and TLVs. */
 const SCRATCH = 4096;
 
+/** The layout of an image from its header and its TLV areas (as received, or as the journal keeps them). */
+function areasLayout(header: ImageHeader, tlvArea: Uint8Array): ImageLayout {
+	const tlvOffset = header.hdrSize + header.imgSize;
+	const protectedTlvs = header.protectTlvSize ? parseTlvArea(tlvArea.subarray(0, header.protectTlvSize), tlvOffset, true) : [];
+	const unprotectedOffset = tlvOffset + header.protectTlvSize;
+	const rest = tlvArea.subarray(header.protectTlvSize);
+	const unprotectedTlvs = parseTlvArea(rest, unprotectedOffset, false);
+	return { header, protectedTlvs, unprotectedTlvs, tlvOffset, unprotectedOffset, size: unprotectedOffset + (rest[2] | (rest[3] << 8)), trailingLength: 0 };
+}
+
+/** esp-idf: what otadata selects for the next reset when it is not the running app (NEW: a test, VALID: for good). */
+function espPendingState(otadata: OtaData): UpdateState | undefined {
+	const next = otadata.bootPartition();
+	if (next === otadata.running) return undefined;
+	const state = otadata.stateOf(next);
+	return state === OtaImgState.NEW ? "pending-test" : state === OtaImgState.VALID ? "pending-permanent" : undefined;
+}
+
 const asError = (e: unknown): SealdropError => e instanceof SealdropError ? e : new SealdropError("E_FLASH", `flash or crypto operation failed: ${(e as Error)?.message ?? e}`);
 
 export class UpdateAgent {
@@ -242,7 +260,7 @@ export class UpdateAgent {
 		const out: SlotState[] = [];
 		if (this.#board.installer === "esp-idf") {
 			this.#withOtaData((otadata) => {
-				const pending = this.#pendingState(0);
+				const pending = espPendingState(otadata);
 				const next = otadata.bootPartition();
 				for (let slot = 0; slot < otadata.appCount; slot++) {
 					let app;
@@ -319,7 +337,7 @@ export class UpdateAgent {
 		if (!Number.isInteger(o.size) || o.size <= IMAGE_HEADER_SIZE) fail("E_RANGE", `an image of ${o.size} bytes is too small to be an MCUboot image`);
 		if (!Number.isInteger(o.image) || o.image < 0 || o.image >= this.#imageCount) fail("E_RANGE", `board ${this.#board.name} has no image ${o.image}`);
 		if (!["none", "test", "permanent"].includes(o.pending)) fail("E_USAGE", `pending must be "none", "test" or "permanent"`);
-		if (this.running(o.image)?.state === "trial") fail("E_STATE", `image ${o.image} is running on trial: confirm it (or let it revert) before the next update`);
+		if (this.#onTrial(o.image)) fail("E_STATE", `image ${o.image} is running on trial: confirm it (or let it revert) before the next update`);
 
 		const journal = this.#journal.state;
 		const resume = journal && !journal.done && sameSession(journal.session, o.sessionId, o.size, o.image) ? journal.session : undefined;
@@ -395,9 +413,9 @@ export class UpdateAgent {
 	 */
 	markPending(image = 0, permanent = false): void {
 		if (this.#session) fail("E_STATE", "an update is in progress");
+		if (this.#board.installer === "esp-idf") return this.#markEspAppPending(image, permanent);
 		const done = this.#journal.state?.done;
 		const journalImage = this.#journal.state?.session.image;
-		if (this.#board.installer === "esp-idf") return this.#markEspAppPending(image, permanent);
 		const secondary = this.#open("secondary", image);
 		try {
 			const found = readSlotImage(secondary);
@@ -425,7 +443,7 @@ export class UpdateAgent {
 				refuse();
 			}
 			if (!equalBytes(app!.sha256, journal!.done!.imageHash)) refuse();
-			this.#verifyEspApp(flash, headerArea, tlvArea, app!.sha256);
+			this.#verifyRelease(flash, headerArea, tlvArea);
 		} finally {
 			flash.close();
 		}
@@ -479,14 +497,17 @@ export class UpdateAgent {
 		});
 	}
 
-	/** The header and protected TLVs of the release the journal's last verified install wrote, if its identity is `hash`. */
+	/** The release the journal's last verified install wrote, if its identity is `hash`. */
 	#installedRelease(hash: string): ImageLayout | undefined {
 		const journal = this.#journal.state;
 		if (journal?.done?.outcome !== "verified" || toHex(journal.done.imageHash) !== hash) return undefined;
-		const header = parseHeader(journal.session.headerArea);
-		const protectedTlvs = header.protectTlvSize ? parseTlvArea(journal.session.tlvArea.subarray(0, header.protectTlvSize), 0, true) : [];
-		const tlvOffset = header.hdrSize + header.imgSize;
-		return { header, protectedTlvs, unprotectedTlvs: [], tlvOffset, unprotectedOffset: tlvOffset + header.protectTlvSize, size: journal.session.size, trailingLength: 0 };
+		return areasLayout(parseHeader(journal.session.headerArea), journal.session.tlvArea);
+	}
+
+	/** Whether the running image is on trial (reverted at the next reset unless confirmed): no full image check needed. */
+	#onTrial(image: number): boolean {
+		if (this.#board.installer === "esp-idf") return this.#withOtaData((otadata) => otadata.stateOf(otadata.running) === OtaImgState.PENDING_VERIFY);
+		return this.running(image)?.state === "trial";
 	}
 
 	#open(which: "primary" | "secondary", image: number): Flash {
@@ -496,14 +517,7 @@ export class UpdateAgent {
 	}
 
 	#pendingState(image: number): UpdateState | undefined {
-		if (this.#board.installer === "esp-idf") {
-			return this.#withOtaData((otadata) => {
-				const next = otadata.bootPartition();
-				if (next === otadata.running) return undefined;
-				const state = otadata.stateOf(next);
-				return state === OtaImgState.NEW ? "pending-test" : state === OtaImgState.VALID ? "pending-permanent" : undefined;
-			});
-		}
+		if (this.#board.installer === "esp-idf") return this.#withOtaData(espPendingState);
 		const primary = this.#open("primary", image);
 		const secondary = this.#open("secondary", image);
 		try {
@@ -544,12 +558,12 @@ export class UpdateAgent {
 		s.inner?.hash.close();
 		s.esp?.check?.close();
 		s.writer?.close();
-		if (error && s.writer) {
-			// a refused or abandoned image must not look like one: its first block goes (the
-			// journal records the failure first, so a cut here leaves nothing to resume)
+		if (error) {
+			// the journal records the failure first, so a cut before the erase leaves nothing to
+			// resume; then a refused or abandoned image loses its first block and never looks like one
 			try {
 				if (this.#journal.state && !this.#journal.state.done) this.#journal.recordDone("failed", new Uint8Array(0));
-				s.target.eraseBlock(0);
+				if (s.writer) s.target.eraseBlock(0);
 			} catch {
 				// flash that just failed: the next begin() starts over anyway
 			}
@@ -558,14 +572,7 @@ export class UpdateAgent {
 		this.#session = undefined;
 		const version = s.header ? formatVersion(s.header.version) : undefined;
 		const ended = { image: s.options.image, size: s.options.size, resumedFrom: s.resumedFrom, ...(version ? { version } : {}) };
-		if (error) {
-			this.#last = { ...ended, state: "failed", error: { code: error.code, message: error.message } };
-			try {
-				if (this.#journal.state && !this.#journal.state.done) this.#journal.recordDone("failed", new Uint8Array(0));
-			} catch {
-				// the journal is on flash that just failed: the next begin() starts over anyway
-			}
-		} else this.#last = { ...ended, state: "ready" };
+		this.#last = error ? { ...ended, state: "failed", error: { code: error.code, message: error.message } } : { ...ended, state: "ready" };
 	}
 
 	/** Routes bytes at s.next to the current phase. */
@@ -626,13 +633,9 @@ export class UpdateAgent {
 	#tlvsIn(s: Session, resuming: boolean): void {
 		const header = s.header!;
 		const area = s.tlvArea!;
-		const protectedTlvs = header.protectTlvSize ? parseTlvArea(area.subarray(0, header.protectTlvSize), s.tlvOffset, true) : [];
-		const unprotectedOffset = s.tlvOffset + header.protectTlvSize;
-		const rest = area.subarray(header.protectTlvSize);
-		const unprotectedTlvs = parseTlvArea(rest, unprotectedOffset, false);
-		const end = unprotectedOffset + (rest[2] | (rest[3] << 8));
+		const layout = areasLayout(header, area);
+		const end = layout.size;
 		if (end !== s.options.size) fail(end < s.options.size ? "E_UNSUPPORTED" : "E_RANGE", `the image ends at ${end} but ${s.options.size} bytes were announced${end < s.options.size ? " (a padded image? send it unpadded)" : ""}`);
-		const layout: ImageLayout = { header, protectedTlvs, unprotectedTlvs, tlvOffset: s.tlvOffset, unprotectedOffset, size: end, trailingLength: 0 };
 		s.layout = layout;
 		const hash = findHashTlv(layout);
 		if (hash.alg !== "sha256") fail("E_UNSUPPORTED", `the image is hashed with ${hash.alg.toUpperCase()}; this device checks SHA-256 images`);
@@ -816,7 +819,8 @@ export class UpdateAgent {
 		if (s.mode === "esp-app") {
 			const app = s.esp!.check!.finish();
 			s.writer!.flush();
-			this.#verifyEspApp(s.target, s.headerArea, s.tlvArea!, app.sha256);
+			if (!equalBytes(checkEspAppPartition(s.target).sha256, app.sha256)) fail("E_FLASH", "the app read back from its OTA partition is not the one written");
+			this.#verifyRelease(s.target, s.headerArea, s.tlvArea!);
 			this.#journal.recordDone("verified", app.sha256);
 			if (s.options.pending !== "none") this.#selectEspApp(s.esp!.partition, s.options.pending === "permanent");
 			this.#end(s);
@@ -848,21 +852,20 @@ export class UpdateAgent {
 	}
 
 	/**
-	 * esp-idf: the app in `flash` read back: the release's hash over the journaled header area,
-	 * the app as flash holds it, and the protected TLVs; then esp_image_verify's checks, which
-	 * must find the app `appSha256` names.
+	 * esp-idf: the release's hash over its header area, the app as `flash` holds it, and its
+	 * protected TLVs, against the release's hash TLV: what was verified is what was written.
 	 */
-	#verifyEspApp(flash: Flash, headerArea: Uint8Array, tlvArea: Uint8Array, appSha256: Uint8Array): void {
+	#verifyRelease(flash: Flash, headerArea: Uint8Array, tlvArea: Uint8Array): void {
 		const header = parseHeader(headerArea);
-		const tlvOffset = header.hdrSize + header.imgSize;
-		const expected = findHashTlv({ unprotectedTlvs: parseTlvArea(tlvArea.subarray(header.protectTlvSize), tlvOffset + header.protectTlvSize, false) } as ImageLayout).tlv.value;
+		const layout = areasLayout(header, tlvArea);
+		const { tlvOffset } = layout;
+		const expected = findHashTlv(layout).tlv.value;
 		const digest = hashImage((into, offset) => {
 			if (offset < header.hdrSize) into.set(headerArea.subarray(offset, offset + into.length));
 			else if (offset >= tlvOffset) into.set(tlvArea.subarray(offset - tlvOffset, offset - tlvOffset + into.length));
 			else flash.read(into, offset - header.hdrSize);
 		}, header, this.#scratch);
 		if (!equalBytes(digest, expected)) fail("E_FLASH", "the app read back from its OTA partition does not hash to the release's hash TLV");
-		if (!equalBytes(checkEspAppPartition(flash).sha256, appSha256)) fail("E_FLASH", "the app read back from its OTA partition is not the one written");
 	}
 
 	/** esp-idf: esp_ota_set_boot_partition (already verified), or straight to VALID for a permanent update. */

@@ -27,13 +27,13 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import { deviceKeyFromRaw, spkiDer } from "../../host/cli/keys.js";
 import { expectOk, repoRoot, runCli } from "../helpers/cli.js";
 import { makeEspApp } from "../helpers/esp-app.js";
 
 const run = promisify(execFile);
 const xs = path.join(repoRoot, "build", "xs", "release", "sealdrop-xs");
 const deviceProgram = path.join(repoRoot, "build", "js", "host", "sim", "device.js");
-const SPKI_P256 = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
 /** native/lin/flash-lin.c's exit status after a power cut. */
 const CUT_EXIT = 99;
 
@@ -143,7 +143,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	fs.writeFileSync(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust: [fs.readFileSync(path.join(dir, "sign.raw")).toString("hex")] }));
 	const device = new Device(dir);
 	const key = await device.ok(["device-key", "generate", "p256"]);
-	fs.writeFileSync(path.join(dir, "device.der"), Buffer.from(SPKI_P256 + String(key.publicKey), "hex"));
+	fs.writeFileSync(path.join(dir, "device.der"), spkiDer(deviceKeyFromRaw("p256", Buffer.from(String(key.publicKey), "hex"), "the simulated device")));
 
 	// factory image v1, update v2 (and an unrelated image v3)
 	const slot = ["-H", "0x200", "--pad-header", "-S", "0x5c000"];

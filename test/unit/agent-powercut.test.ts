@@ -14,13 +14,13 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { deviceKeyFromRaw, spkiDer } from "../../host/cli/keys.js";
 import { expectOk, repoRoot, runCli, tempDir } from "../helpers/cli.js";
 
 const tmp = tempDir("sealdrop-powercut-");
 after(() => tmp.cleanup());
 const xs = path.join(repoRoot, "build", "xs", "release", "sealdrop-xs");
 const deviceProgram = path.join(repoRoot, "build", "js", "host", "sim", "device.js");
-const P256_SPKI_PREFIX = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
 
 interface Run { status: number | null; out: Record<string, unknown> }
 
@@ -55,7 +55,7 @@ before(() => {
 	const layout = layoutFor("mcuboot");
 	const key = device(layout, tmp.file("keyflash.bin"), ["device-key", "generate", "p256"]);
 	assert.equal(key.status, 0, JSON.stringify(key.out));
-	fs.writeFileSync(tmp.file("device.der"), Buffer.from(P256_SPKI_PREFIX + String(key.out.publicKey), "hex"));
+	fs.writeFileSync(tmp.file("device.der"), spkiDer(deviceKeyFromRaw("p256", Buffer.from(String(key.out.publicKey), "hex"), "the simulated device")));
 	// nested release for the mcuboot installer
 	cli("sign", "-k", "sign.pem", "-v", "2.0.0", "-H", "0x200", "--pad-header", "-S", "0x5c000", "app.bin", "inner.bin");
 	cli("wrap", "-k", "sign.pem", "-S", "0x60000", "inner.bin", "outer.bin");

@@ -3,12 +3,11 @@ import {
 	aesKeyBits, describeTlv, fail, findEncTlv, flagNames, formatVersion, parseImage, readTrailer, swapTypeFor, swapTypeName,
 	tlvName, trailerLayout, u16, type ImageLayout, type Tlv, BOOT_MAGIC_SIZE, bootMagic, equalBytes,
 } from "sealdrop/image";
-import { parseInteger, type CommandSpec } from "../args.js";
+import { FORMAT, parseInteger, type CommandSpec } from "../args.js";
 import { checkImage, type CheckResult } from "../check.js";
 import { printJson, readInput, writeOutput, writeResult } from "../io.js";
 import { loadKey } from "../keys.js";
 
-const FORMAT = { long: "format", short: "f", choices: ["human", "json"], help: "output format (default human)" } as const;
 
 function checkSummary(r: CheckResult): Record<string, unknown> {
 	return {

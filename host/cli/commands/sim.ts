@@ -14,9 +14,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fail, parseImage, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
-import { parseInteger, type CommandSpec, type ParsedArgs } from "../args.js";
+import { FORMAT, parseInteger, type CommandSpec, type ParsedArgs } from "../args.js";
 import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
-import { encodePublicKey, keyFromSpki, loadKey, PUBLIC_ENCODINGS, publicKeyBytes, type PublicEncoding } from "../keys.js";
+import { deviceKeyFromRaw, encodePublicKey, fingerprint, loadKey, PUBLIC_ENCODINGS, publicKeyBytes, type PublicEncoding } from "../keys.js";
 
 const root = fileURLToPath(new URL("../../../../../", import.meta.url));
 const xsHost = path.join(root, "build", "xs", "release", "sealdrop-xs");
@@ -24,11 +24,7 @@ const deviceProgram = path.join(root, "build", "js", "host", "sim", "device.js")
 const boardsDir = path.join(root, "boards");
 
 const DIR = { long: "dir", short: "d", metavar: "D", help: "the simulated device's folder (required)" } as const;
-const FORMAT = { long: "format", short: "f", choices: ["human", "json"], help: "output format (default human)" } as const;
 const IMAGE_NUMBER = { long: "image", metavar: "N", help: "image number on multi-image boards (default 0)" } as const;
-
-/** DER prefixes that make SubjectPublicKeyInfo of the raw public keys a device reports. */
-const SPKI_PREFIX = { p256: "3059301306072a8648ce3d020106082a8648ce3d030107034200", x25519: "302a300506032b656e032100" } as const;
 
 interface Layout {
 	name: string;
@@ -101,8 +97,9 @@ function describeBoard(layout: Layout): string {
 	return s.installer === "esp-idf" ? `${layout.name} (esp-idf installer, ${s.ota?.apps.length} OTA apps)` : `${layout.name} (${s.installer} installer, swap ${s.swap})`;
 }
 
-function fingerprintOf(kind: string, raw: string): string {
-	return createHash("sha256").update(Buffer.from(SPKI_PREFIX[kind as keyof typeof SPKI_PREFIX] + raw, "hex")).digest("hex");
+/** The device key as `device-key` reports it ({ kind, publicKey: hex of the raw key }). */
+function devicePublicKey(out: DeviceOutput) {
+	return deviceKeyFromRaw(out.kind as "p256" | "x25519", Buffer.from(String(out.publicKey), "hex"), "the simulated device");
 }
 
 // --- human output ---
@@ -178,7 +175,7 @@ const init: CommandSpec = {
 		}
 		const summary = {
 			dir, board: layout.name, installer: layout.sealdrop.installer, trustedKeys: trust.length,
-			deviceKey: { kind: key.kind, imported: !!imported, fingerprint: fingerprintOf(String(key.kind), String(key.publicKey)) },
+			deviceKey: { kind: key.kind, imported: !!imported, fingerprint: fingerprint(devicePublicKey(key)) },
 			...(booted ? { running: booted.running } : {}),
 		};
 		return output(args, summary, () => {
@@ -204,9 +201,7 @@ const pubkey: CommandSpec = {
 	],
 	notes: "Example (what `sealdrop seal --device-pub` takes):\n  sealdrop sim pubkey --dir dev1 -o dev1.pub.pem",
 	async run(args) {
-		const out = await runDevice(deviceDir(args), ["device-key", "public"]);
-		const der = Buffer.from(SPKI_PREFIX[out.kind as keyof typeof SPKI_PREFIX] + String(out.publicKey), "hex");
-		const key = keyFromSpki(der, "the simulated device");
+		const key = devicePublicKey(await runDevice(deviceDir(args), ["device-key", "public"]));
 		writeResult(args.get("output"), encodePublicKey(key, (args.get("encoding") ?? "pem") as PublicEncoding));
 		return 0;
 	},
