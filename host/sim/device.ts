@@ -16,7 +16,7 @@
  *   boot                      the bootloader model (MCUboot or ESP-IDF), then the app's view
  *   install PATH [--chunk N] [--session-id HEX] [--image N] [--pending none|test|permanent]
  *   state | confirm [N] | mark-pending [--image N] [--permanent]
- *   factory PATH              programs a first image as a factory would (primary slot or ota_0)
+ *   factory PATH [IMAGE]      programs a first image as a factory would (image IMAGE's primary slot, or ota_0)
  *   device-key generate KIND | import KIND HEX | public
  */
 import { fromHex, SealdropError, toHex } from "sealdrop/image";
@@ -121,9 +121,10 @@ function boot(device: Device): unknown {
 	}
 }
 
-/** Writes an image as the factory's programmer does: erased blocks, then the bytes, at the start of the first slot. */
-function factory(device: Device, path: string): unknown {
-	const partition = device.board.installer === "esp-idf" ? device.board.ota!.apps[0] : device.board.images![0].primary;
+/** Writes an image as the factory's programmer does: erased blocks, then the bytes, at the start of image `image`'s first slot. */
+function factory(device: Device, path: string, image: number): unknown {
+	const partition = device.board.installer === "esp-idf" ? (image === 0 ? device.board.ota!.apps[0] : undefined) : device.board.images![image]?.primary;
+	if (!partition) throw new SealdropError("E_RANGE", `board ${device.board.name} has no image ${image}`);
 	const flash = Flash.open({ path: partition });
 	const size = fileSize(path);
 	if (size > flash.status().size) throw new SealdropError("E_TOO_LARGE", `the ${size}-byte image does not fit the ${flash.status().size}-byte partition ${partition}`);
@@ -156,7 +157,7 @@ function run(configPath: string, command: string, args: string[]): unknown {
 	if (command === "device-key") return deviceKey(args);
 	const device = loadDevice(configPath);
 	if (command === "boot") return boot(device);
-	if (command === "factory") return factory(device, args[0]);
+	if (command === "factory") return factory(device, args[0], Number(args[1] ?? 0));
 	const agent = openAgent(device, command === "install");
 	try {
 		switch (command) {

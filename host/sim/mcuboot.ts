@@ -17,7 +17,7 @@
  * - `swap: "overwrite"`: MCUBOOT_OVERWRITE_ONLY + MCUBOOT_OVERWRITE_ONLY_FAST (Zephyr's
  *   CONFIG_BOOT_UPGRADE_ONLY); `"move"`: MCUBOOT_SWAP_USING_MOVE; `"scratch"`:
  *   MCUBOOT_SWAP_USING_SCRATCH with the board's scratch partition.
- * - BOOT_MAX_ALIGN = board.maxAlign; BOOT_MAX_IMG_SECTORS = options.maxImgSectors (128).
+ * - BOOT_MAX_ALIGN = board.maxAlign; BOOT_MAX_IMG_SECTORS = options.maxImgSectors, else board.maxImgSectors (128).
  * - installer `"mcuboot-encrypted"` (or options.encryption): MCUBOOT_ENC_IMAGES with the device
  *   key of board.deviceKeySlot (ENC_EC256 for a P-256 key, ENC_X25519 for an X25519 one,
  *   AES-128 unless keyBits says 256). The AES key is unwrapped inside the native DeviceKey and
@@ -37,7 +37,7 @@
  */
 import DeviceKey from "sealdrop/native/device-key";
 import { compareVersions, dependencies, fail, formatVersion, SwapType, toHex, type ErrorCode } from "sealdrop/image";
-import type { BoardConfig } from "sealdrop/update/board";
+import { DEFAULT_MAX_IMG_SECTORS, type BoardConfig } from "sealdrop/update/board";
 import type { TrustAnchor } from "sealdrop/update/signature";
 import { Area, readSwapState } from "./mcuboot-flash.js";
 import { encryptionBuild, readImageLayout, type EncryptionBuild } from "./mcuboot-image.js";
@@ -55,7 +55,7 @@ export interface McubootOptions {
 	encryption?: boolean | { keyBits: 128 | 256 };
 	/** MCUBOOT_DOWNGRADE_PREVENTION: "security-counter" (default; overwrite-only compares versions, as MCUboot does), "version" or "off". */
 	downgradePrevention?: "security-counter" | "version" | "off";
-	/** BOOT_MAX_IMG_SECTORS: sizes the status area of the trailer (default 128, MCUboot's default). */
+	/** BOOT_MAX_IMG_SECTORS: sizes the status area of the trailer (default: the board's, else MCUboot's 128). */
 	maxImgSectors?: number;
 }
 
@@ -100,7 +100,7 @@ export function mcubootBoot(options: McubootOptions): BootReport {
 	const { board } = options;
 	if ((board.installer !== "mcuboot" && board.installer !== "mcuboot-encrypted") || !board.swap || !board.images?.length)
 		fail("E_USAGE", `board ${board.name}: the MCUboot model needs an MCUboot installer with swap and images`);
-	const maxImgSectors = options.maxImgSectors ?? 128;
+	const maxImgSectors = options.maxImgSectors ?? board.maxImgSectors ?? DEFAULT_MAX_IMG_SECTORS;
 	if (!Number.isInteger(maxImgSectors) || maxImgSectors < 1) fail("E_USAGE", "maxImgSectors must be a positive integer");
 	const areas: Area[] = [];
 	const open = (name: string) => {

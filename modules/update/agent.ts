@@ -162,9 +162,21 @@ interface Session {
 	target: Flash;
 	writer?: SlotWriter;
 	mode: PayloadMode;
+	/** Whether the journal holds this session (from the header and TLVs in, or from a resume). */
+	journaled?: boolean;
 	/** esp-idf: the OTA app partition written, and the app image check (once the header is in). */
 	esp?: { partition: number; check?: EspAppImageCheck };
 	inner?: { parser: ImageStreamParser; hash: Sha256; layout: Partial<ImageLayout> & { protectedTlvs: Tlv[]; unprotectedTlvs: Tlv[] }; end: number; protectedBytes: Uint8Array[] };
+}
+
+/** How an update ended, for status() once it is over. */
+interface LastUpdate {
+	image: number;
+	size: number;
+	state: UpdateState;
+	resumedFrom: number;
+	error?: UpdateStatus["error"];
+	version?: string;
 }
 
 /** Bytes decrypted per step: the agent's only per-update buffer besides the header and TLVs. */
@@ -200,8 +212,9 @@ export class UpdateAgent {
 	readonly #scratch = new Uint8Array(SCRATCH);
 	readonly #runningApp: number | undefined;
 	#session: Session | undefined;
-	/** How the last update ended. */
-	#last: { image: number; size: number; state: UpdateState; resumedFrom: number; error?: UpdateStatus["error"]; version?: string } | undefined;
+	/** How the last update ended (after a reset: what the journal says, once looked up). */
+	#last: LastUpdate | undefined;
+	#lastLookedUp = false;
 
 	constructor(options: AgentOptions) {
 		this.#board = options.board;
@@ -319,6 +332,8 @@ export class UpdateAgent {
 				received: s.received, nextOffset: s.next, ...(s.header ? { version: formatVersion(s.header.version) } : {}),
 			};
 		}
+		if (!this.#last && !this.#lastLookedUp) this.#last = this.#journaledReady();
+		this.#lastLookedUp = true;
 		const image = this.#last?.image ?? 0;
 		const pending = this.#pendingState(image);
 		const base = { image, size: this.#last?.size ?? 0, received: this.#last?.size ?? 0, nextOffset: this.#last?.size ?? 0, ...(this.#last?.version ? { version: this.#last.version } : {}) };
@@ -351,12 +366,11 @@ export class UpdateAgent {
 		};
 		this.#session = session;
 		this.#last = undefined;
+		this.#lastLookedUp = true;
 		try {
+			// a new session resets the journal when its header and TLVs are in, before the slot's body changes
 			if (resume) this.#resume(session, resume);
-			else {
-				this.#journal.clear();
-				if (espPartition === undefined) this.#eraseTrailer(target);
-			}
+			else if (espPartition === undefined) this.#eraseTrailer(target);
 		} catch (e) {
 			this.#end(session, asError(e));
 			throw asError(e);
@@ -504,6 +518,29 @@ export class UpdateAgent {
 		return areasLayout(parseHeader(journal.session.headerArea), journal.session.tlvArea);
 	}
 
+	/**
+	 * After a reset: the journal's last install if it was verified and its target still holds it
+	 * (not yet pending, or marked pending and since then swapped or cancelled: status() asks the
+	 * trailers or otadata for that), so status() still says it is ready to be marked pending.
+	 */
+	#journaledReady(): LastUpdate | undefined {
+		const journal = this.#journal.state;
+		if (journal?.done?.outcome !== "verified") return undefined;
+		const { session, done } = journal;
+		const esp = this.#board.installer === "esp-idf";
+		const target = esp ? Flash.open({ path: this.#board.ota!.apps[this.#withOtaData((otadata) => otadata.nextUpdatePartition())] }) : this.#open("secondary", session.image);
+		let held: string | undefined;
+		try {
+			held = esp ? toHex(checkEspAppPartition(target).sha256) : readSlotImage(target)?.hash;
+		} catch {
+			held = undefined; // no valid app there
+		} finally {
+			target.close();
+		}
+		if (held !== toHex(done.imageHash)) return undefined;
+		return { image: session.image, size: session.size, state: "ready", resumedFrom: 0, version: formatVersion(parseHeader(session.headerArea).version) };
+	}
+
 	/** Whether the running image is on trial (reverted at the next reset unless confirmed): no full image check needed. */
 	#onTrial(image: number): boolean {
 		if (this.#board.installer === "esp-idf") return this.#withOtaData((otadata) => otadata.stateOf(otadata.running) === OtaImgState.PENDING_VERIFY);
@@ -562,7 +599,7 @@ export class UpdateAgent {
 			// the journal records the failure first, so a cut before the erase leaves nothing to
 			// resume; then a refused or abandoned image loses its first block and never looks like one
 			try {
-				if (this.#journal.state && !this.#journal.state.done) this.#journal.recordDone("failed", new Uint8Array(0));
+				if (s.journaled && !this.#journal.state!.done) this.#journal.recordDone("failed", new Uint8Array(0));
 				if (s.writer) s.target.eraseBlock(0);
 			} catch {
 				// flash that just failed: the next begin() starts over anyway
@@ -658,6 +695,7 @@ export class UpdateAgent {
 		}
 		if (!resuming) {
 			this.#journal.startSession({ sessionId: s.options.sessionId, size: s.options.size, image: s.options.image, pending: s.options.pending, headerArea: s.headerArea, tlvArea: area });
+			s.journaled = true;
 			s.writer = this.#writer(s, 0);
 			if (s.mode === "stored") s.writer.write(s.headerArea); // stored: the slot holds the image as received
 		}
@@ -895,6 +933,7 @@ export class UpdateAgent {
 	 * continues after the last good block.
 	 */
 	#resume(s: Session, record: SessionRecord): void {
+		s.journaled = true;
 		s.headerArea = record.headerArea.slice(0, IMAGE_HEADER_SIZE);
 		this.#headerIn(s);
 		s.headerArea = record.headerArea;

@@ -17,6 +17,8 @@ export interface BoardConfig {
 	swap?: SwapMode;
 	/** MCUboot's BOOT_MAX_ALIGN (8 unless the board's flash needs more). */
 	maxAlign?: 8 | 16 | 32;
+	/** MCUboot's BOOT_MAX_IMG_SECTORS (CONFIG_BOOT_MAX_IMG_SECTORS), which sizes the trailer's status area. */
+	maxImgSectors?: number;
 	/** MCUboot installers: flash partitions of each image number (index = image number). */
 	images?: { primary: string; secondary: string }[];
 	/** swap-using-scratch: the scratch partition. */
@@ -32,6 +34,9 @@ export interface BoardConfig {
 	/** The DeviceKey slot that opens sealed images (0 unless rotating). */
 	deviceKeySlot?: number;
 }
+
+/** MCUboot's default BOOT_MAX_IMG_SECTORS (Zephyr's CONFIG_BOOT_MAX_IMG_SECTORS default). */
+export const DEFAULT_MAX_IMG_SECTORS = 128;
 
 const INSTALLERS: readonly string[] = ["mcuboot", "mcuboot-encrypted", "esp-idf"];
 const SWAPS: readonly string[] = ["overwrite", "move", "scratch"];
@@ -64,6 +69,9 @@ export function parseBoardConfig(name: string, value: unknown): BoardConfig {
 		const maxAlign = v.maxAlign ?? 8;
 		if (maxAlign !== 8 && maxAlign !== 16 && maxAlign !== 32) fail("E_USAGE", `board ${name}: maxAlign must be 8, 16 or 32`);
 		config.maxAlign = maxAlign;
+		const maxImgSectors = v.maxImgSectors ?? DEFAULT_MAX_IMG_SECTORS;
+		if (typeof maxImgSectors !== "number" || !Number.isInteger(maxImgSectors) || maxImgSectors < 1 || maxImgSectors > 8192) fail("E_USAGE", `board ${name}: maxImgSectors must be an integer from 1 to 8192`);
+		config.maxImgSectors = maxImgSectors;
 		if (!Array.isArray(v.images) || v.images.length === 0) fail("E_USAGE", `board ${name}: images must list each image's primary and secondary partitions`);
 		config.images = (v.images as { primary?: unknown; secondary?: unknown }[]).map((p, i) => ({
 			primary: partitionName(p?.primary, `images[${i}].primary`),

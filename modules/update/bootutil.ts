@@ -10,7 +10,7 @@
  */
 import Flash from "sealdrop/native/flash";
 import { alignUp, FLAG_SET, magicBlock, readTrailer, trailerFieldBytes, trailerLayout, type TrailerLayout, type TrailerState } from "sealdrop/image";
-import type { BoardConfig } from "./board.js";
+import { DEFAULT_MAX_IMG_SECTORS, type BoardConfig } from "./board.js";
 
 /** BOOT_STATUS_STATE_COUNT per upgrade strategy (bootutil_area.h): scratch 3, move 3. */
 const STATUS_STATES = 3;
@@ -60,17 +60,25 @@ export function setConfirmed(primary: Flash, maxAlign: number): boolean {
 }
 
 /**
+ * BOOT_ENC_TLV_SIZE at its largest (ENC_EC256 with AES-256: point, MAC, key). An encrypting
+ * MCUboot build saves the TLV twice in the trailer (MCUBOOT_SWAP_SAVE_ENCTLV) to resume a swap.
+ */
+const MAX_ENC_TLV = 65 + 32 + 32;
+
+/**
  * The largest image a slot takes under the board's bootloader: the slot less its trailer, rounded
  * to whole erase blocks (the agent erases the trailer's blocks apart from the image's), less one
  * more block for swap-using-move, which shifts the primary image up by one sector. The status
- * area holds STATUS_STATES entries of one write unit per sector of the slot (boot_status_sz with
- * BOOT_MAX_IMG_SECTORS equal to the slot's sector count); overwrite-only keeps no status.
+ * area holds STATUS_STATES entries of one write unit for each of BOOT_MAX_IMG_SECTORS sectors
+ * (boot_status_sz); overwrite-only keeps no status. An encrypting build's saved TLVs are counted
+ * at their largest, so the answer never exceeds bootutil_max_image_size whatever the key kind.
  */
 export function maxImageSize(board: BoardConfig, slot: Flash): number {
 	const status = slot.status();
 	const maxAlign = board.maxAlign ?? 8;
-	const infoSize = status.size - trailerLayout({ slotSize: status.size, maxAlign }).infoOffset;
-	const statusSize = board.swap === "overwrite" ? 0 : status.blocks * STATUS_STATES * status.writeAlign;
+	const savedTlvs = board.installer === "mcuboot-encrypted" ? 2 * alignUp(MAX_ENC_TLV, maxAlign) : 0;
+	const infoSize = status.size - trailerLayout({ slotSize: status.size, maxAlign }).infoOffset + savedTlvs;
+	const statusSize = board.swap === "overwrite" ? 0 : (board.maxImgSectors ?? DEFAULT_MAX_IMG_SECTORS) * STATUS_STATES * status.writeAlign;
 	const reserved = alignUp(infoSize + statusSize, status.blockLength) + (board.swap === "move" ? status.blockLength : 0);
 	return status.size - reserved;
 }

@@ -15,7 +15,7 @@ export class SecurityCounters {
 
 	constructor(partition: string) {
 		this.#log = new RecordLog(partition);
-		for (const r of this.#log.records) {
+		for (const r of this.#log.takeRecords()) {
 			if (r.type !== COUNTER || r.payload.length !== 5) continue;
 			const image = r.payload[0];
 			this.#values.set(image, Math.max(this.#values.get(image) ?? 0, u32(r.payload, 1)));

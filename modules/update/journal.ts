@@ -83,13 +83,27 @@ function decodeSession(p: Uint8Array): SessionRecord | undefined {
 	return { image: p[1], pending: PENDING_MODES[p[2]], size: u32(p, 3), sessionId, headerArea, tlvArea: p.slice(at + 2) };
 }
 
+function encodeBlock(block: number, checkpoint: Uint8Array): Uint8Array {
+	const payload = new Uint8Array(4 + CHAIN_BYTES);
+	putU32(payload, 0, block);
+	payload.set(checkpoint, 4);
+	return payload;
+}
+
+function encodeDone(outcome: Outcome, imageHash: Uint8Array): Uint8Array {
+	const payload = new Uint8Array(1 + imageHash.length);
+	payload[0] = OUTCOMES.indexOf(outcome);
+	payload.set(imageHash, 1);
+	return payload;
+}
+
 export class Journal {
 	readonly #log: RecordLog;
 	#state: JournalState | undefined;
 
 	constructor(partition: string) {
 		this.#log = new RecordLog(partition);
-		this.#state = this.#read(this.#log.records);
+		this.#state = this.#read(this.#log.takeRecords());
 	}
 
 	/** The session the journal holds, if any. */
@@ -104,7 +118,7 @@ export class Journal {
 
 	/** Forgets any session (a new update starts). */
 	clear(): void {
-		if (this.#log.records.length) this.#log.reset([]);
+		if (!this.#log.empty) this.#log.reset([]);
 		this.#state = undefined;
 	}
 
@@ -117,20 +131,15 @@ export class Journal {
 	}
 
 	recordBlock(block: number, chain: Uint8Array): void {
-		const payload = new Uint8Array(4 + CHAIN_BYTES);
-		putU32(payload, 0, block);
-		payload.set(chain.subarray(0, CHAIN_BYTES), 4);
-		this.#log.append(BLOCK, payload, () => this.#snapshot());
+		const checkpoint = chain.slice(0, CHAIN_BYTES);
+		this.#log.append(BLOCK, encodeBlock(block, checkpoint), () => this.#snapshot());
 		// the chain makes the newest checkpoint vouch for every block before it: keep only that one
 		this.#state!.blocks.clear();
-		this.#state!.blocks.set(block, payload.slice(4));
+		this.#state!.blocks.set(block, checkpoint);
 	}
 
 	recordDone(outcome: Outcome, imageHash: Uint8Array): void {
-		const payload = new Uint8Array(1 + imageHash.length);
-		payload[0] = OUTCOMES.indexOf(outcome);
-		payload.set(imageHash, 1);
-		this.#log.append(DONE, payload, () => this.#snapshot());
+		this.#log.append(DONE, encodeDone(outcome, imageHash), () => this.#snapshot());
 		this.#state!.done = { outcome, imageHash: imageHash.slice() };
 	}
 
@@ -138,12 +147,12 @@ export class Journal {
 		this.#log.close();
 	}
 
-	/** What must survive moving to a fresh block: the session and its newest block record. */
+	/** What must survive moving to a fresh log block: the session, its newest checkpoint, its end. */
 	#snapshot(): LogRecord[] {
-		const records = this.#log.records;
-		const keep: LogRecord[] = records.filter((r) => r.type === SESSION || r.type === DONE);
-		const blocks = records.filter((r) => r.type === BLOCK);
-		if (blocks.length) keep.splice(1, 0, blocks[blocks.length - 1]);
+		const state = this.#state!;
+		const keep: LogRecord[] = [{ type: SESSION, payload: encodeSession(state.session) }];
+		for (const [block, checkpoint] of state.blocks) keep.push({ type: BLOCK, payload: encodeBlock(block, checkpoint) });
+		if (state.done) keep.push({ type: DONE, payload: encodeDone(state.done.outcome, state.done.imageHash) });
 		return keep;
 	}
 

@@ -39,7 +39,8 @@ export class RecordLog {
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
 	#append = 0;        // offset in the active block where the next record goes
-	#records: LogRecord[] = [];
+	#loaded: LogRecord[] | undefined = [];
+	#empty = true;      // whether the active block holds no record besides its header
 
 	/** Opens the log in `partition` and reads its records. */
 	constructor(partition: string) {
@@ -54,9 +55,20 @@ export class RecordLog {
 		this.#load();
 	}
 
-	/** The valid records of the active block, oldest first. */
-	get records(): readonly LogRecord[] {
-		return this.#records;
+	/**
+	 * The valid records found when the log was opened, oldest first. The owner keeps what it needs
+	 * in its own form: the log hands them over once and keeps no copy, so its memory stays flat
+	 * however many records are appended.
+	 */
+	takeRecords(): LogRecord[] {
+		const records = this.#loaded ?? fail("E_USAGE", "the log's records were already taken");
+		this.#loaded = undefined;
+		return records;
+	}
+
+	/** Whether the log holds no record (a reset with nothing to keep is then a no-op). */
+	get empty(): boolean {
+		return this.#empty;
 	}
 
 	/** The largest payload one record can hold. */
@@ -74,7 +86,7 @@ export class RecordLog {
 		if (this.#active < 0 || this.#append + this.#recordSize(payload.length) > this.#blockLength) this.#rotate(snapshot());
 		this.#write(this.#append, type, payload);
 		this.#append += this.#recordSize(payload.length);
-		this.#records.push({ type, payload: payload.slice() });
+		this.#empty = false;
 	}
 
 	/** Starts over with only `records` (an empty list forgets everything). */
@@ -137,7 +149,8 @@ export class RecordLog {
 		while (at < this.#blockLength) {
 			const record = this.#parse(at);
 			if (record) {
-				this.#records.push({ type: record.type, payload: record.payload });
+				this.#loaded!.push({ type: record.type, payload: record.payload });
+				this.#empty = false;
 				at += record.size;
 				end = at;
 				continue;
@@ -175,6 +188,6 @@ export class RecordLog {
 		this.#write(0, BLOCK_HEADER_TYPE, header); // commits the block
 		this.#generation = generation;
 		this.#append = at;
-		this.#records = records.map((r) => ({ type: r.type, payload: r.payload.slice() }));
+		this.#empty = records.length === 0;
 	}
 }

@@ -176,6 +176,39 @@ describe("sealdrop sim, end to end on XS", () => {
 		}
 	}
 
+	test("a two-image board: the image number selects the slot pair; the other image is untouched; an unmet dependency is refused", () => {
+		const layout = JSON.parse(fs.readFileSync(path.join(repoRoot, "boards", "sim", "layout.json"), "utf8"));
+		Object.assign(layout.sealdrop, { images: [{ primary: "p0", secondary: "s0" }, { primary: "p1", secondary: "s1" }] });
+		let offset = 0;
+		const sizes: [string, number][] = [["bootloader", 0x10000], ["p0", 0x30000], ["s0", 0x30000], ["p1", 0x20000], ["s1", 0x20000], ["scratch", 0x10000], ["journal", 0x10000], ["storage", 0x10000]];
+		layout.partitions = sizes.map(([name, size]) => ({ name, offset: (offset += size) - size, size }));
+		const board = tmp.file("layout-two-images.json");
+		fs.writeFileSync(board, JSON.stringify(layout));
+		const dir = fresh("dev");
+		const factory0 = signedFactory("sign.pem");
+		const factory1 = signedFactory("sign.pem");
+		const boot = json("sim", "init", "--dir", dir, "--board", board, "--trust", "sign.pem", "--factory-image", factory0, "--factory-image", factory1);
+		assert.equal(running(boot)?.version, "1.0.0+0");
+
+		const n = fresh("image1");
+		fs.writeFileSync(tmp.file(`${n}.app`), randomBytes(40_000));
+		cli("sign", "-k", "sign.pem", "-v", "1.1.0", "-H", "0x200", "--pad-header", "-S", "0x20000", `${n}.app`, `${n}.bin`);
+		cli("sign", "-k", "sign.pem", "-v", "1.2.0", "-H", "0x200", "--pad-header", "-S", "0x20000", "-d", "(0, 2.0.0)", `${n}.app`, `${n}.needs-2.bin`);
+		expectFailure(runCli(["sim", "install", "--dir", dir, "--image", "1", `${n}.needs-2.bin`], { cwd: tmp.dir }), "E_DEPENDENCY", CODE_EXIT.E_DEPENDENCY);
+		expectFailure(runCli(["sim", "install", "--dir", dir, "--image", "2", `${n}.bin`], { cwd: tmp.dir }), "E_RANGE", CODE_EXIT.E_RANGE);
+
+		assert.equal(json("sim", "install", "--dir", dir, "--image", "1", `${n}.bin`).state, "pending-test");
+		type Slot = { image: number; slot: number; version: string; pending: boolean; active: boolean; confirmed: boolean };
+		const slots = (out: Record<string, unknown>) => (out.slots as Slot[]).map((s) => `${s.image}/${s.slot} ${s.version}${s.pending ? " pending" : ""}${s.active ? " active" : ""}${s.confirmed ? " confirmed" : ""}`);
+		assert.deepEqual(slots(json("sim", "state", "--dir", dir)), ["0/0 1.0.0+0 active confirmed", "1/0 1.0.0+0 active confirmed", "1/1 1.1.0+0 pending"]);
+		const rebooted = json("sim", "reboot", "--dir", dir);
+		const swaps = ((rebooted.bootloader as { images: { swapType: string }[] }).images).map((i) => i.swapType);
+		assert.deepEqual(swaps, ["none", "test"]);
+		assert.deepEqual(slots(rebooted), ["0/0 1.0.0+0 active confirmed", "1/0 1.1.0+0 active", "1/1 1.0.0+0 confirmed"]);
+		assert.equal((json("sim", "confirm", "--dir", dir, "--image", "1") as unknown as Running).version, "1.1.0+0");
+		assert.deepEqual(slots(json("sim", "reboot", "--dir", dir)), ["0/0 1.0.0+0 active confirmed", "1/0 1.1.0+0 active confirmed", "1/1 1.0.0+0"]);
+	});
+
 	test("sim pubkey prints the imported key as getpub does, in every encoding", () => {
 		const dir = fresh("dev");
 		cli("sim", "init", "--dir", dir, "--import-key", vec("keys/enc-ec256.pem"));

@@ -8,7 +8,10 @@
 import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import { SealdropError, type ErrorCode } from "sealdrop/image";
-import { readSlotTrailer, sha256, UpdateAgent, type BoardConfig, type InstallerKind, type TrustAnchor } from "sealdrop/update";
+import { maxImageSize, readSlotTrailer, sha256, UpdateAgent, type BoardConfig, type InstallerKind, type SwapMode, type TrustAnchor } from "sealdrop/update";
+import { Area } from "../../host/sim/mcuboot-flash.js";
+import type { EncryptionBuild } from "../../host/sim/mcuboot-image.js";
+import { ImageBoot } from "../../host/sim/mcuboot-swap.js";
 import { bytesEqual, equal, ok, readVector, test, throws } from "../harness.js";
 import { pemDer, pemPrivateScalar } from "./pem.js";
 
@@ -193,4 +196,65 @@ test("agent: truncated upload and abort leave nothing pending; the next update s
 	send(agent, image, 8192);
 	equal(agent.finish().state, "pending-test");
 	agent.close();
+});
+
+test("agent: after a reset, an image verified but not yet pending is still ready; a refused header of another update leaves it so", async () => {
+	const image = await readVector("imgtool/images/signed_ecdsa_p256.bin");
+	let agent = await freshDevice("mcuboot");
+	agent.begin({ size: image.length, pending: "none" });
+	for (let next = 0; next < image.length;) next = agent.write(next, image.subarray(next, next + 4096));
+	equal(agent.finish().state, "ready");
+	agent.close();
+
+	agent = new UpdateAgent({ board: board("mcuboot"), trust: await trust() });
+	equal(agent.status().state, "ready", "the journal's verified install, still in the secondary slot");
+	equal(agent.status().version, "1.2.3+4");
+	const junk = image.slice();
+	junk[0] ^= 0xff; // no image magic
+	agent.begin({ size: junk.length });
+	throws(() => agent.write(0, junk.subarray(0, 64)), { code: "E_BAD_MAGIC" });
+	agent.close();
+
+	agent = new UpdateAgent({ board: board("mcuboot"), trust: await trust() });
+	equal(agent.status().state, "ready", "a refusal before the new session was journaled leaves the old one");
+	agent.markPending();
+	equal(agent.status().state, "pending-test");
+	agent.close();
+
+	wipe("secondary");
+	agent = new UpdateAgent({ board: board("mcuboot"), trust: await trust() });
+	equal(agent.status().state, "idle", "the slot no longer holds it");
+	agent.close();
+});
+
+test("agent: the largest image it takes never exceeds what the bootloader model's bootutil_max_image_size allows", async () => {
+	wipe("primary", "secondary");
+	const primary = new Area("primary");
+	const secondary = new Area("secondary");
+	const scratch = new Area("scratch");
+	const slot = Flash.open({ path: "secondary", mode: "r" });
+	const { blockLength } = slot.status();
+	try {
+		for (const swap of ["overwrite", "move", "scratch"] as SwapMode[]) {
+			for (const maxImgSectors of [96, 128, 300]) {
+				// the saved ENC TLV of each key kind and AES size: EC256 point+MAC+key, X25519 key+MAC+key
+				for (const encTlvSize of [0, 65 + 32 + 16, 65 + 32 + 32, 32 + 32 + 16, 32 + 32 + 32]) {
+					const installer: InstallerKind = encTlvSize ? "mcuboot-encrypted" : "mcuboot";
+					const config = { ...board(installer), swap, maxImgSectors };
+					const enc = encTlvSize ? ({ tlvSize: encTlvSize } as EncryptionBuild) : null;
+					const model = new ImageBoot(0, { mode: swap, trust: [], enc, downgradePrevention: "off", maxAlign: 8, maxImgSectors, imageCount: 1, scratch: swap === "scratch" ? scratch : null }, primary, secondary);
+					const agent = maxImageSize(config, slot);
+					const bootloader = model.maxImageSize(1);
+					const label = `${swap}, ${maxImgSectors} sectors, ENC TLV ${encTlvSize}: agent ${agent}, bootloader ${bootloader}`;
+					ok(agent <= bootloader, label);
+					ok(bootloader - agent < 2 * blockLength, `${label}: within the rounding to erase blocks`);
+				}
+			}
+		}
+	} finally {
+		slot.close();
+		primary.close();
+		secondary.close();
+		scratch.close();
+	}
 });

@@ -134,14 +134,14 @@ function output(args: ParsedArgs, out: DeviceOutput, human: () => void): number 
 const init: CommandSpec = {
 	name: "init",
 	summary: "Make a simulated device: a flash file laid out like a board, its own device key (or an imported one), trusted signing keys.",
-	usage: "sim init --dir D [--board NAME|LAYOUT.json] [--trust SIGNPUB ...] [--import-key DEVPRIV] [--key-type p256|x25519] [--factory-image IMAGE]",
+	usage: "sim init --dir D [--board NAME|LAYOUT.json] [--trust SIGNPUB ...] [--import-key DEVPRIV] [--key-type p256|x25519] [--factory-image IMAGE ...]",
 	options: [
 		DIR,
 		{ long: "board", short: "b", metavar: "NAME", help: "a folder of boards/ (sim, sim-esp32) or a layout JSON (default sim)" },
 		{ long: "trust", short: "t", metavar: "SIGNPUB", repeat: true, help: "a signing key (public or private) whose images the device accepts; repeatable" },
 		{ long: "import-key", metavar: "DEVPRIV", help: "inject this private key as the device key instead of generating one (a factory's choice)" },
 		{ long: "key-type", choices: ["p256", "x25519"], help: "the kind of device key generated (default p256)" },
-		{ long: "factory-image", metavar: "IMAGE", help: "program this first image as a factory would (primary slot, or ota_0 on esp-idf boards), then boot" },
+		{ long: "factory-image", metavar: "IMAGE", repeat: true, help: "program this first image as a factory would (primary slot, or ota_0 on esp-idf boards), then boot; repeat for image 1, 2... of a multi-image board" },
 		{ long: "newer-only", arity: 0, help: "refuse images whose version is not above the running one" },
 		{ long: "force", arity: 0, help: "start over in a folder that already holds a device" },
 		FORMAT,
@@ -167,10 +167,10 @@ const init: CommandSpec = {
 			const d = Buffer.from(k.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex");
 			key = await runDevice(dir, ["device-key", "import", k.kind === "x25519" ? "x25519" : "p256", d]);
 		} else key = await runDevice(dir, ["device-key", "generate", args.get("key-type") ?? "p256"]);
-		const factoryImage = args.get("factory-image");
+		const factoryImages = args.all("factory-image").map(([file]) => file);
 		let booted: DeviceOutput | undefined;
-		if (factoryImage) {
-			await runDevice(dir, ["factory", path.resolve(factoryImage)]);
+		if (factoryImages.length) {
+			for (const [image, file] of factoryImages.entries()) await runDevice(dir, ["factory", path.resolve(file), String(image)]);
 			booted = await runDevice(dir, ["boot"]);
 		}
 		const summary = {
