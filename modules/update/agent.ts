@@ -33,7 +33,7 @@ import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import Sha256 from "sealdrop/native/sha256";
 import {
-	aesKeyBits, compareVersions, dependencies, equalBytes, fail, findEncTlv, findHashTlv, formatVersion, ImageFlag,
+	aesKeyBits, compareVersions, dependencies, equalBytes, fail, findEncTlv, findHashTlv, formatVersion, fromHex, ImageFlag,
 	ImageStreamParser, IMAGE_HEADER_SIZE, parseHeader, parseTlvArea, SealdropError, securityCounter, swapTypeFor,
 	SwapType, TlvType, toHex, type ErrorCode, type ImageHeader, type ImageLayout, type Tlv,
 } from "sealdrop/image";
@@ -64,6 +64,22 @@ export interface AgentOptions {
 	 * esp_ota_get_running_partition() knows it. Default: the one otadata selects.
 	 */
 	runningApp?: number;
+	/** The device keys that open sealed images (default: the board's deviceKeySlot alone). */
+	deviceKeys?: DeviceKeys;
+}
+
+/**
+ * The device key slots a sealed image may be opened with, and what the agent tells their owner
+ * (modules/keys, during a key rotation: the old key and the new one both open images until an
+ * image sealed for the new key is confirmed).
+ */
+export interface DeviceKeys {
+	/** Key slots to try, in order. */
+	slots(): number[];
+	/** An image opened with the key in `slot` was verified; `identity` is the hash of what will run. */
+	installed(slot: number, identity: Uint8Array): void;
+	/** The running image whose hash is `identity` was confirmed. */
+	confirmed(identity: Uint8Array): void;
 }
 
 export interface Progress {
@@ -162,6 +178,8 @@ interface Session {
 	target: Flash;
 	writer?: SlotWriter;
 	mode: PayloadMode;
+	/** The device key slot that opened the image, for a sealed image. */
+	keySlot?: number;
 	/** Whether the journal holds this session (from the header and TLVs in, or from a resume). */
 	journaled?: boolean;
 	/** esp-idf: the OTA app partition written, and the app image check (once the header is in). */
@@ -211,6 +229,7 @@ export class UpdateAgent {
 	readonly #counters: SecurityCounters;
 	readonly #scratch = new Uint8Array(SCRATCH);
 	readonly #runningApp: number | undefined;
+	readonly #deviceKeys: DeviceKeys | undefined;
 	#session: Session | undefined;
 	/** How the last update ended (after a reset: what the journal says, once looked up). */
 	#last: LastUpdate | undefined;
@@ -219,6 +238,7 @@ export class UpdateAgent {
 	constructor(options: AgentOptions) {
 		this.#board = options.board;
 		this.#runningApp = options.runningApp;
+		this.#deviceKeys = options.deviceKeys;
 		this.#trust = options.trust;
 		this.#newerOnly = options.newerOnly ?? false;
 		this.#onProgress = options.onProgress;
@@ -254,6 +274,7 @@ export class UpdateAgent {
 			if (!running) fail("E_NO_IMAGE", "the running app partition holds no app image");
 			this.#withOtaData((otadata) => otadata.markValid());
 			if (running.securityCounter !== null) this.#counters.raise(image, running.securityCounter);
+			this.#deviceKeys?.confirmed(fromHex(running.hash));
 			return this.running(image)!;
 		}
 		const flash = this.#open("primary", image);
@@ -262,6 +283,7 @@ export class UpdateAgent {
 			if (!found) fail("E_NO_IMAGE", `image ${image}: the primary slot holds no image to confirm`);
 			setConfirmed(flash, this.#maxAlign);
 			if (found.securityCounter !== null) this.#counters.raise(image, found.securityCounter);
+			this.#deviceKeys?.confirmed(fromHex(found.hash));
 		} finally {
 			flash.close();
 		}
@@ -464,8 +486,14 @@ export class UpdateAgent {
 		this.#selectEspApp(partition, permanent);
 	}
 
+	/**
+	 * Releases the agent. An update in progress is left as a reset would leave it: the journal
+	 * keeps it, so begin() with the same session id resumes after the last durable block (use
+	 * abort() to abandon it instead).
+	 */
 	close(): void {
-		if (this.#session) this.abort();
+		if (this.#session) this.#release(this.#session);
+		this.#session = undefined;
 		this.#journal.close();
 		this.#counters.close();
 	}
@@ -588,13 +616,18 @@ export class UpdateAgent {
 		this.#onProgress?.({ phase, bytes: s.received, total: s.options.size });
 	}
 
-	#end(s: Session, error?: SealdropError): void {
+	/** Frees what a session holds, flash writes staged in memory dropped (a reset loses them too). */
+	#release(s: Session): void {
 		s.cipher?.close();
 		s.hash.close();
 		s.chain.close();
 		s.inner?.hash.close();
 		s.esp?.check?.close();
 		s.writer?.close();
+		s.target.close();
+	}
+
+	#end(s: Session, error?: SealdropError): void {
 		if (error) {
 			// the journal records the failure first, so a cut before the erase leaves nothing to
 			// resume; then a refused or abandoned image loses its first block and never looks like one
@@ -605,7 +638,7 @@ export class UpdateAgent {
 				// flash that just failed: the next begin() starts over anyway
 			}
 		}
-		s.target.close();
+		this.#release(s);
 		this.#session = undefined;
 		const version = s.header ? formatVersion(s.header.version) : undefined;
 		const ended = { image: s.options.image, size: s.options.size, resumedFrom: s.resumedFrom, ...(version ? { version } : {}) };
@@ -679,7 +712,7 @@ export class UpdateAgent {
 		this.#checkPolicy(layout, s.options.image);
 
 		const keyBits = aesKeyBits(header.flags);
-		if (keyBits) s.cipher = this.#unwrap(layout, keyBits);
+		if (keyBits) ({ cipher: s.cipher, slot: s.keySlot } = this.#unwrap(layout, keyBits));
 		s.mode = s.esp ? "esp-app" : this.#board.installer === "mcuboot" && keyBits !== 0 ? "nested" : "stored";
 		if (s.mode === "stored" && s.options.size > maxImageSize(this.#board, s.target))
 			fail("E_TOO_LARGE", `the ${s.options.size}-byte image does not fit the ${maxImageSize(this.#board, s.target)} bytes slot ${s.options.image} leaves before its trailer`);
@@ -749,27 +782,30 @@ export class UpdateAgent {
 		}
 	}
 
-	/** Opens the image key with the device key (in C: no key material reaches JavaScript). */
-	#unwrap(layout: ImageLayout, keyBits: 128 | 256): AesCtr {
+	/** Opens the image key with a device key (in C: no key material reaches JavaScript); says which key slot opened it. */
+	#unwrap(layout: ImageLayout, keyBits: 128 | 256): { cipher: AesCtr; slot: number } {
 		const enc = findEncTlv(layout);
 		if (!enc) fail("E_ENC_TLV", "the image is flagged encrypted but carries no ENC TLV: a sealable release must be sealed for this device first");
 		const kind = enc.type === TlvType.ENC_EC256 ? "ec256" : enc.type === TlvType.ENC_X25519 ? "x25519" : undefined;
 		if (!kind) fail("E_UNSUPPORTED", `ENC TLV type 0x${enc.type.toString(16)} is not one a device key opens (ENC_EC256, ENC_X25519)`);
-		let key: DeviceKey;
-		try {
-			key = new DeviceKey({ slot: this.#board.deviceKeySlot ?? 0 });
-		} catch {
-			fail("E_DEVICE_KEY", "this device has no device key yet");
+		const slots = this.#deviceKeys ? this.#deviceKeys.slots() : [this.#board.deviceKeySlot ?? 0];
+		const kinds: string[] = [];
+		for (const slot of slots) {
+			if (!DeviceKey.exists({ slot })) continue;
+			const key = new DeviceKey({ slot });
+			try {
+				kinds.push(key.kind);
+				if ((key.kind === "p256") !== (kind === "ec256")) continue;
+				return { cipher: key.unwrap(enc.value, kind, keyBits), slot };
+			} catch {
+				// not sealed for this key: the next one, if any
+			} finally {
+				key.close();
+			}
 		}
-		try {
-			if ((key.kind === "p256") !== (kind === "ec256")) fail("E_DEVICE_KEY", `the image was sealed for a${kind === "ec256" ? " P-256" : "n X25519"} key; this device's key is ${key.kind === "p256" ? "P-256" : "X25519"}`);
-			return key.unwrap(enc.value, kind, keyBits);
-		} catch (e) {
-			if (e instanceof SealdropError) throw e;
-			fail("E_DEVICE_KEY", "the image was sealed for another device (its ENC TLV does not open with this device's key)");
-		} finally {
-			key.close();
-		}
+		if (!kinds.length) fail("E_DEVICE_KEY", "this device has no device key yet");
+		if (!kinds.includes(kind === "ec256" ? "p256" : "x25519")) fail("E_DEVICE_KEY", `the image was sealed for a${kind === "ec256" ? " P-256" : "n X25519"} key; this device's key is ${kinds[0] === "p256" ? "P-256" : "X25519"}`);
+		fail("E_DEVICE_KEY", "the image was sealed for another device (its ENC TLV does not open with this device's key)");
 	}
 
 	#writer(s: Session, startBlock: number): SlotWriter {
@@ -860,6 +896,7 @@ export class UpdateAgent {
 			if (!equalBytes(checkEspAppPartition(s.target).sha256, app.sha256)) fail("E_FLASH", "the app read back from its OTA partition is not the one written");
 			this.#verifyRelease(s.target, s.headerArea, s.tlvArea!);
 			this.#journal.recordDone("verified", app.sha256);
+			if (s.keySlot !== undefined) this.#deviceKeys?.installed(s.keySlot, app.sha256);
 			if (s.options.pending !== "none") this.#selectEspApp(s.esp!.partition, s.options.pending === "permanent");
 			this.#end(s);
 			return;
@@ -885,6 +922,7 @@ export class UpdateAgent {
 		if (!found || found.hash !== toHex(identity)) fail("E_FLASH", "the image read back from the secondary slot is not the one written");
 		this.#verifyStored(s.target, found, s.mode !== "stored" ? undefined : s.cipher);
 		this.#journal.recordDone("verified", identity);
+		if (s.keySlot !== undefined) this.#deviceKeys?.installed(s.keySlot, identity);
 		if (s.options.pending !== "none") setPending(s.target, this.#maxAlign, s.options.image, s.options.pending === "permanent");
 		this.#end(s);
 	}
@@ -918,7 +956,7 @@ export class UpdateAgent {
 	 */
 	#verifyStored(flash: Flash, found: SlotImage, cipher?: AesCtr): void {
 		const keyBits = aesKeyBits(found.header.flags);
-		const own = keyBits && !cipher ? this.#unwrap(found, keyBits) : undefined;
+		const own = keyBits && !cipher ? this.#unwrap(found, keyBits).cipher : undefined;
 		try {
 			const digest = hashImage((into, offset) => flash.read(into, offset), found.header, this.#scratch, cipher ?? own);
 			if (!equalBytes(digest, findHashTlv(found).tlv.value)) fail("E_FLASH", "the image read back from the secondary slot does not hash to its hash TLV");

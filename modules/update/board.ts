@@ -29,6 +29,8 @@ export interface BoardConfig {
 	journal: string;
 	/** The agent's persistent records (security counters). */
 	storage: string;
+	/** The device key's lock record (modules/keys): provisioning needs it. */
+	keys?: string;
 	/** Whether images flagged RAM_LOAD may be installed (the bootloader is built for it). */
 	allowRamLoad?: boolean;
 	/** The DeviceKey slot that opens sealed images (0 unless rotating). */
@@ -56,6 +58,7 @@ export function parseBoardConfig(name: string, value: unknown): BoardConfig {
 		installer: v.installer as InstallerKind,
 		journal: partitionName(v.journal, "journal"),
 		storage: partitionName(v.storage, "storage"),
+		...(v.keys === undefined ? {} : { keys: partitionName(v.keys, "keys") }),
 		allowRamLoad: v.allowRamLoad === true,
 		deviceKeySlot: typeof v.deviceKeySlot === "number" ? v.deviceKeySlot : 0,
 	};

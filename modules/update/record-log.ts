@@ -23,6 +23,7 @@ const MAGIC = 0x5253; // "SR" little-endian
 const HEADER = 6;
 const CRC = 4;
 const BLOCK_HEADER_TYPE = 0;
+const WINDOW = 256;
 
 export interface LogRecord {
 	type: number;
@@ -35,7 +36,8 @@ export class RecordLog {
 	readonly #blocks: number;
 	readonly #align: number;
 	readonly #erased: number;
-	readonly #block: Uint8Array;
+	/** Flash is read through this small window: a log's memory does not grow with its erase blocks (128 KiB on STM32F4). */
+	readonly #window = new Uint8Array(WINDOW);
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
 	#append = 0;        // offset in the active block where the next record goes
@@ -44,14 +46,17 @@ export class RecordLog {
 
 	/** Opens the log in `partition` and reads its records. */
 	constructor(partition: string) {
-		this.#flash = Flash.open({ path: partition });
+		try {
+			this.#flash = Flash.open({ path: partition });
+		} catch (e) {
+			fail("E_FLASH", `cannot open the log partition "${partition}": ${(e as Error).message}`);
+		}
 		const status = this.#flash.status();
 		if (status.blocks < 2) fail("E_FLASH", `partition "${partition}" needs at least two erase blocks for a power-safe log`);
 		this.#blockLength = status.blockLength;
 		this.#blocks = status.blocks;
 		this.#align = status.writeAlign;
 		this.#erased = status.eraseValue;
-		this.#block = new Uint8Array(this.#blockLength);
 		this.#load();
 	}
 
@@ -117,22 +122,55 @@ export class RecordLog {
 		this.#flash.write(this.#encode(type, payload), this.#active * this.#blockLength + offset);
 	}
 
-	/** A valid record at `at` in the block buffer: its type, payload and size; else undefined. */
-	#parse(at: number): { type: number; payload: Uint8Array; size: number } | undefined {
-		const b = this.#block;
-		if (at + HEADER + CRC > b.length || u16(b, at) !== MAGIC || b[at + 3] !== (~b[at + 2] & 0xff)) return undefined;
-		const length = u16(b, at + 4);
-		if (at + HEADER + length + CRC > b.length) return undefined;
-		if (u32(b, at + HEADER + length) !== crc32(b.subarray(at, at + HEADER + length))) return undefined;
-		return { type: b[at + 2], payload: b.slice(at + HEADER, at + HEADER + length), size: this.#recordSize(length) };
+	#readAt(block: number, offset: number, into: Uint8Array): void {
+		this.#flash.read(into, block * this.#blockLength + offset);
+	}
+
+	/**
+	 * A valid record at `at` of `block`: its type, payload and size; else undefined. The CRC is
+	 * computed a window at a time, so a torn length field cannot make the log allocate.
+	 */
+	#parse(block: number, at: number): { type: number; payload: Uint8Array; size: number } | undefined {
+		if (at + HEADER + CRC > this.#blockLength) return undefined;
+		const head = this.#window.subarray(0, HEADER);
+		this.#readAt(block, at, head);
+		if (u16(head, 0) !== MAGIC || head[3] !== (~head[2] & 0xff)) return undefined;
+		const type = head[2];
+		const length = u16(head, 4);
+		if (at + HEADER + length + CRC > this.#blockLength) return undefined;
+		let crc = crc32(head);
+		for (let done = 0; done < length;) {
+			const piece = this.#window.subarray(0, Math.min(WINDOW, length - done));
+			this.#readAt(block, at + HEADER + done, piece);
+			crc = crc32(piece, crc);
+			done += piece.length;
+		}
+		const stored = this.#window.subarray(0, CRC);
+		this.#readAt(block, at + HEADER + length, stored);
+		if (u32(stored, 0) !== crc) return undefined;
+		const payload = new Uint8Array(length);
+		this.#readAt(block, at + HEADER, payload);
+		return { type, payload, size: this.#recordSize(length) };
+	}
+
+	/** How many erased bytes follow `at` in `block` (up to the block's end). */
+	#erasedRun(block: number, at: number): number {
+		let run = 0;
+		while (at + run < this.#blockLength) {
+			const piece = this.#window.subarray(0, Math.min(WINDOW, this.#blockLength - at - run));
+			this.#readAt(block, at + run, piece);
+			const firstWritten = piece.findIndex((b) => b !== this.#erased);
+			if (firstWritten >= 0) return run + firstWritten;
+			run += piece.length;
+		}
+		return run;
 	}
 
 	#load(): void {
 		let best = -1;
 		let bestGeneration = 0;
 		for (let i = 0; i < this.#blocks; i++) {
-			this.#flash.read(this.#block, i * this.#blockLength);
-			const header = this.#parse(0);
+			const header = this.#parse(i, 0);
 			if (!header || header.type !== BLOCK_HEADER_TYPE || header.payload.length !== 4) continue;
 			const generation = u32(header.payload, 0);
 			if (best < 0 || generation > bestGeneration) {
@@ -143,11 +181,10 @@ export class RecordLog {
 		if (best < 0) return;
 		this.#active = best;
 		this.#generation = bestGeneration;
-		this.#flash.read(this.#block, best * this.#blockLength);
 		let at = this.#recordSize(4);
 		let end = at;
 		while (at < this.#blockLength) {
-			const record = this.#parse(at);
+			const record = this.#parse(best, at);
 			if (record) {
 				this.#loaded!.push({ type: record.type, payload: record.payload });
 				this.#empty = false;
@@ -155,17 +192,17 @@ export class RecordLog {
 				end = at;
 				continue;
 			}
-			// A torn record or erased space: step one write unit and look again, so records
-			// appended after a torn one (after the next reset) are still found.
-			if (!this.#isErased(at, this.#align)) end = at + this.#align;
+			// Erased space is skipped whole units at a time; a torn record is stepped over one write
+			// unit at a time, so records appended after it (after the next reset) are still found.
+			const erased = Math.floor(this.#erasedRun(best, at) / this.#align) * this.#align;
+			if (erased) {
+				at += erased;
+				continue;
+			}
+			end = at + this.#align;
 			at += this.#align;
 		}
 		this.#append = end;
-	}
-
-	#isErased(at: number, length: number): boolean {
-		for (let i = at; i < at + length; i++) if (this.#block[i] !== this.#erased) return false;
-		return true;
 	}
 
 	#rotate(records: LogRecord[]): void {
