@@ -296,6 +296,57 @@ void xs_devicekey_unwrap(xsMachine* the)
 	sealdropAesCtrAdopt(the, &xsArg(3), imageKey);
 }
 
+/*
+ * prove(peerPublicKey, message): HMAC-SHA256 over message, keyed by HKDF-SHA256 (info
+ * ROTATION_INFO) of ECDH(device key, peerPublicKey). A key rotation's proof of continuity: only
+ * the holder of this device key and the holder of the peer's private key can compute it. The
+ * shared secret and the HMAC key stay inside PSA, as in unwrap.
+ */
+#define ROTATION_INFO "Sealdrop_rotation_v1"
+void xs_devicekey_prove(xsMachine* the)
+{
+	xsDeviceKey key = openKey(the);
+	size_t pointLength = key->kind == KIND_P256 ? 65 : 32;
+	const uint8_t* peer;
+	size_t peerLength;
+	sealdropGetBytes(the, &xsArg(0), &peer, &peerLength);
+	if (peerLength != pointLength)
+		xsRangeError("the peer's public key is %u bytes, expected %u", (unsigned)peerLength, (unsigned)pointLength);
+	uint8_t point[65];
+	c_memcpy(point, peer, peerLength);
+	const uint8_t* message;
+	size_t messageLength;
+	sealdropGetBytes(the, &xsArg(1), &message, &messageLength);
+	uint8_t* copy = c_malloc(messageLength ? messageLength : 1);
+	if (!copy)
+		xsUnknownError("out of memory");
+	c_memcpy(copy, message, messageLength);
+
+	uint8_t mac[32];
+	size_t macLength = 0;
+	psa_key_id_t macKey = 0;
+	psa_key_derivation_operation_t derivation = PSA_KEY_DERIVATION_OPERATION_INIT;
+	psa_status_t status = psa_key_derivation_setup(&derivation, ECIES_ALG);
+	if (PSA_SUCCESS == status)
+		status = psa_key_derivation_key_agreement(&derivation, PSA_KEY_DERIVATION_INPUT_SECRET, key->id, point, pointLength);
+	if (PSA_SUCCESS == status)
+		status = psa_key_derivation_input_bytes(&derivation, PSA_KEY_DERIVATION_INPUT_INFO, (const uint8_t*)ROTATION_INFO, sizeof(ROTATION_INFO) - 1);
+	if (PSA_SUCCESS == status)
+		macKey = deriveKey(&derivation, PSA_KEY_TYPE_HMAC, 256, PSA_KEY_USAGE_SIGN_MESSAGE | PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_HMAC(PSA_ALG_SHA_256), &status);
+	psa_key_derivation_abort(&derivation);
+	if (PSA_SUCCESS == status)
+		status = psa_mac_compute(macKey, PSA_ALG_HMAC(PSA_ALG_SHA_256), copy, messageLength, mac, sizeof(mac), &macLength);
+	if (macKey)
+		psa_destroy_key(macKey);
+	c_free(copy);
+	if (PSA_SUCCESS != status) {
+		if (PSA_ERROR_INVALID_ARGUMENT == status)
+			xsUnknownError("the peer's public key is not a valid point");
+		sealdropPsaThrow(the, "device key prove", status);
+	}
+	xsmcSetArrayBuffer(xsResult, mac, macLength);
+}
+
 /* destroy(): erases the stored key; the object is closed. */
 void xs_devicekey_destroy(xsMachine* the)
 {

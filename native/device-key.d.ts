@@ -30,6 +30,12 @@ declare module "sealdrop/native/device-key" {
 		 * Throws if the TLV was made for another key or altered.
 		 */
 		unwrap(encTlv: ArrayBuffer | ArrayBufferView, kind: "ec256" | "x25519", keyBits: 128 | 256): AesCtr;
+		/**
+		 * HMAC-SHA256 over `message` keyed by HKDF-SHA256 (info "Sealdrop_rotation_v1") of
+		 * ECDH(this key, peerPublicKey): a key rotation's proof that the answer comes from the holder
+		 * of this key. `peerPublicKey` is of this key's kind (65 bytes 04‖X‖Y or 32 bytes).
+		 */
+		prove(peerPublicKey: ArrayBuffer | ArrayBufferView, message: ArrayBuffer | ArrayBufferView): ArrayBuffer;
 		/** Erases the stored key for good. */
 		destroy(): void;
 		close(): void;

@@ -25,6 +25,7 @@ class DeviceKey extends Native("xs_devicekey_destructor") {
 		}
 		return cipher;
 	}
+	prove(peerPublicKey, message) { return native("xs_devicekey_prove").call(this, peerPublicKey, message); }
 	destroy() { return native("xs_devicekey_destroy").call(this); }
 	close() { return native("xs_devicekey_close").call(this); }
 }

@@ -93,14 +93,18 @@ export interface EncryptionBuild {
 	tlvType: number;
 	/** BOOT_ENC_TLV_SIZE: ephemeral key + 32-byte HMAC tag + wrapped AES key. */
 	tlvSize: number;
-	deviceKey: DeviceKey;
+	/**
+	 * The keys the board's boot_enc_retrieve_private_key hook gives, tried in order: none before the
+	 * device made its key (first boot), the old and the new one during a key rotation.
+	 */
+	deviceKeys: DeviceKey[];
 }
 
-export function encryptionBuild(kind: "ec256" | "x25519", keyBits: 128 | 256, deviceKey: DeviceKey): EncryptionBuild {
+export function encryptionBuild(kind: "ec256" | "x25519", keyBits: 128 | 256, deviceKeys: DeviceKey[]): EncryptionBuild {
 	const keyBytes = keyBits / 8;
 	return kind === "ec256"
-		? { kind, keyBits, tlvType: TlvType.ENC_EC256, tlvSize: 65 + 32 + keyBytes, deviceKey }
-		: { kind, keyBits, tlvType: TlvType.ENC_X25519, tlvSize: 32 + 32 + keyBytes, deviceKey };
+		? { kind, keyBits, tlvType: TlvType.ENC_EC256, tlvSize: 65 + 32 + keyBytes, deviceKeys }
+		: { kind, keyBits, tlvType: TlvType.ENC_X25519, tlvSize: 32 + 32 + keyBytes, deviceKeys };
 }
 
 /** An image key of one slot: the ENC TLV it came from (saved in the trailer) and the native cipher. */
@@ -112,11 +116,14 @@ export interface EncKey {
 /** boot_decrypt_key: ECDH, HKDF, HMAC check and key unwrap, inside native code. Null if the TLV does not open. */
 export function unwrapEncTlv(build: EncryptionBuild, tlv: Uint8Array): EncKey | null {
 	if (tlv.length !== build.tlvSize) return null;
-	try {
-		return { tlv: tlv.slice(), ctr: build.deviceKey.unwrap(tlv, build.kind, build.keyBits) };
-	} catch {
-		return null;
+	for (const key of build.deviceKeys) {
+		try {
+			return { tlv: tlv.slice(), ctr: key.unwrap(tlv, build.kind, build.keyBits) };
+		} catch {
+			// sealed for another key: the next one
+		}
 	}
+	return null;
 }
 
 /**

@@ -55,6 +55,10 @@ export interface McubootOptions {
 	encryption?: boolean | { keyBits: 128 | 256 };
 	/** MCUBOOT_DOWNGRADE_PREVENTION: "security-counter" (default; overwrite-only compares versions, as MCUboot does), "version" or "off". */
 	downgradePrevention?: "security-counter" | "version" | "off";
+	/** The device key kind the build opens (MCUBOOT_ENCRYPT_EC256 or _X25519) when no key exists yet to tell (default p256). */
+	deviceKeyKind?: "p256" | "x25519";
+	/** The device key slots the board's key hook offers, in order (default: board.deviceKeySlot); a key rotation offers two. */
+	deviceKeySlots?: number[];
 	/** BOOT_MAX_IMG_SECTORS: sizes the status area of the trailer (default: the board's, else MCUboot's 128). */
 	maxImgSectors?: number;
 }
@@ -109,16 +113,16 @@ export function mcubootBoot(options: McubootOptions): BootReport {
 		return area;
 	};
 	const images: ImageBoot[] = [];
-	let deviceKey: DeviceKey | null = null;
+	const deviceKeys: DeviceKey[] = [];
 	try {
 		const scratch = board.swap === "scratch" ? open(board.scratch ?? fail("E_USAGE", `board ${board.name}: swap-using-scratch needs a scratch partition`)) : null;
 		const encryption = options.encryption ?? board.installer === "mcuboot-encrypted";
 		let enc: EncryptionBuild | null = null;
 		if (encryption) {
-			const slot = board.deviceKeySlot ?? 0;
-			if (!DeviceKey.exists({ slot })) fail("E_DEVICE_KEY", `an encrypting MCUboot build needs the device key (slot ${slot}), and there is none`);
-			deviceKey = new DeviceKey({ slot });
-			enc = encryptionBuild(deviceKey.kind === "p256" ? "ec256" : "x25519", typeof encryption === "object" ? encryption.keyBits : 128, deviceKey);
+			// before the app's first boot made the device key, nothing encrypted opens (boot_enc_retrieve_private_key fails)
+			for (const slot of options.deviceKeySlots ?? [board.deviceKeySlot ?? 0]) if (DeviceKey.exists({ slot })) deviceKeys.push(new DeviceKey({ slot }));
+			const kind = deviceKeys.length ? deviceKeys[0].kind : options.deviceKeyKind ?? "p256";
+			enc = encryptionBuild(kind === "p256" ? "ec256" : "x25519", typeof encryption === "object" ? encryption.keyBits : 128, deviceKeys);
 		}
 		const cfg: LoaderConfig = {
 			mode: board.swap, trust: options.trust, enc,
@@ -129,7 +133,7 @@ export function mcubootBoot(options: McubootOptions): BootReport {
 		return bootGo(images);
 	} finally {
 		for (const img of images) img.dropKeys();
-		deviceKey?.close();
+		for (const key of deviceKeys) key.close();
 		for (const area of areas) area.close();
 	}
 }

@@ -70,7 +70,7 @@ export const configName = (c: PowercutConfig) => c.swap ? `${c.installer}/${c.sw
 type Out = Record<string, unknown>;
 
 /** One simulated device in a folder, driven run by run. */
-class Device {
+export class Device {
 	readonly dir: string;
 	readonly flash: string;
 	readonly bootFile: string;
@@ -142,7 +142,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	cli(dir, "getpub", "-k", "sign.pem", "-e", "raw", "-o", "sign.raw");
 	fs.writeFileSync(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust: [fs.readFileSync(path.join(dir, "sign.raw")).toString("hex")] }));
 	const device = new Device(dir);
-	const key = await device.ok(["device-key", "generate", "p256"]);
+	const key = await device.ok(["first-boot"]);
 	fs.writeFileSync(path.join(dir, "device.der"), spkiDer(deviceKeyFromRaw("p256", Buffer.from(String(key.publicKey), "hex"), "the simulated device")));
 
 	// factory image v1, update v2 (and an unrelated image v3)

@@ -180,7 +180,7 @@ describe("sealdrop sim, end to end on XS", () => {
 		const layout = JSON.parse(fs.readFileSync(path.join(repoRoot, "boards", "sim", "layout.json"), "utf8"));
 		Object.assign(layout.sealdrop, { images: [{ primary: "p0", secondary: "s0" }, { primary: "p1", secondary: "s1" }] });
 		let offset = 0;
-		const sizes: [string, number][] = [["bootloader", 0x10000], ["p0", 0x30000], ["s0", 0x30000], ["p1", 0x20000], ["s1", 0x20000], ["scratch", 0x10000], ["journal", 0x10000], ["storage", 0x10000]];
+		const sizes: [string, number][] = [["bootloader", 0x10000], ["p0", 0x30000], ["s0", 0x30000], ["p1", 0x20000], ["s1", 0x20000], ["scratch", 0x10000], ["journal", 0x10000], ["storage", 0x8000], ["keys", 0x8000]];
 		layout.partitions = sizes.map(([name, size]) => ({ name, offset: (offset += size) - size, size }));
 		const board = tmp.file("layout-two-images.json");
 		fs.writeFileSync(board, JSON.stringify(layout));
