@@ -1,0 +1,165 @@
+/**
+ * An SMP client (smp-protocol.md §1-§5, §10): requests with sequence numbers, responses matched
+ * by sequence, both error shapes (§2), timeouts with resends (a lost datagram; the upload's `off`
+ * rule makes a resent chunk harmless, §7), and the image upload loop that follows the device's `off`.
+ */
+import { createHash } from "node:crypto";
+import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
+import { decodeSmpHeader, encodeSmpPacket, SMP_HEADER_SIZE, SmpGroupId, SmpOp, SmpVersion } from "../../modules/transport/smp/header.js";
+import { isMap } from "../../modules/transport/smp/server.js";
+import type { SmpLink } from "./links.js";
+
+/** The device answered with an error: `rc` (SMP level or v1) or `err` (a v2 group error). */
+export class SmpResponseError extends Error {
+	override name = "SmpResponseError";
+	constructor(readonly rc: number, readonly group: number | undefined, readonly reason: string | undefined) {
+		super(group === undefined ? `SMP error rc ${rc}${reason ? `: ${reason}` : ""}` : `SMP group ${group} error ${rc}`);
+	}
+}
+
+export class SmpTimeoutError extends Error {
+	override name = "SmpTimeoutError";
+}
+
+export interface RequestOptions {
+	/** Milliseconds to wait for each try (default 2500). */
+	timeout?: number;
+	/** Tries in all (default 4). */
+	tries?: number;
+}
+
+export interface UploadOptions {
+	image?: number;
+	upgrade?: boolean;
+	/** The largest SMP packet to send (default: the link's MTU; either way at most the device's buf_size and what the link can carry). */
+	mtu?: number;
+	/** The most image bytes per request (default: as many as the MTU leaves room for). */
+	chunkSize?: number;
+	onProgress?: (offset: number, total: number) => void;
+}
+
+export class SmpClient {
+	readonly #link: SmpLink;
+	readonly #version: number;
+	#sequence = Math.floor(Math.random() * 256);
+	readonly #waiting = new Map<number, (packet: Uint8Array) => void>();
+
+	constructor(link: SmpLink, version: number = SmpVersion.V2) {
+		this.#link = link;
+		this.#version = version;
+		link.onPacket = (packet) => {
+			if (packet.length < SMP_HEADER_SIZE) return;
+			this.#waiting.get(decodeSmpHeader(packet).sequence)?.(packet);
+		};
+	}
+
+	/** One request; resolves with the response map, rejects with SmpResponseError or SmpTimeoutError. */
+	async request(op: number, group: number, command: number, body: CborMap, options: RequestOptions = {}): Promise<CborMap> {
+		const sequence = this.#sequence = (this.#sequence + 1) & 0xff;
+		const packet = encodeSmpPacket({ op, version: this.#version, flags: 0, group, sequence, command }, encodeCbor(body));
+		const timeout = options.timeout ?? 2500;
+		const tries = options.tries ?? 4;
+		try {
+			for (let attempt = 0; attempt < tries; attempt++) {
+				const response = await new Promise<Uint8Array | undefined>((resolve) => {
+					const timer = setTimeout(() => resolve(undefined), timeout);
+					this.#waiting.set(sequence, (p) => {
+						const h = decodeSmpHeader(p);
+						if (h.group !== group || h.command !== command || h.op !== op + 1) return; // not ours (an old reply)
+						clearTimeout(timer);
+						resolve(p);
+					});
+					this.#link.send(packet);
+				});
+				if (response) return parseResponse(response);
+			}
+		} finally {
+			this.#waiting.delete(sequence);
+		}
+		throw new SmpTimeoutError(`no answer from the device after ${tries} tries of ${timeout} ms (group ${group}, command ${command})`);
+	}
+
+	read(group: number, command: number, body: CborMap = {}, options?: RequestOptions): Promise<CborMap> {
+		return this.request(SmpOp.READ, group, command, body, options);
+	}
+
+	write(group: number, command: number, body: CborMap = {}, options?: RequestOptions): Promise<CborMap> {
+		return this.request(SmpOp.WRITE, group, command, body, options);
+	}
+
+	/** OS params (cmd 6), or undefined when the device lacks it (§4). */
+	async params(): Promise<{ bufSize: number; bufCount: number } | undefined> {
+		try {
+			const r = await this.read(SmpGroupId.OS, 6, {}, { tries: 2 });
+			return typeof r.buf_size === "number" ? { bufSize: r.buf_size, bufCount: Number(r.buf_count ?? 1) } : undefined;
+		} catch (e) {
+			if (e instanceof SmpResponseError) return undefined;
+			throw e;
+		}
+	}
+
+	/**
+	 * Uploads an image (§5.3, §10): chunks as large as the MTU allows, `len`/`sha`/`image`/`upgrade`
+	 * on the chunk at offset 0, then wherever each response's `off` points. Resumes a session the
+	 * device already holds (same `sha`). Returns how many bytes the device already held (a resumed upload) and the chunks sent.
+	 */
+	async upload(bytes: Uint8Array, options: UploadOptions = {}): Promise<{ resumedFrom: number; chunks: number }> {
+		const sha = new Uint8Array(createHash("sha256").update(bytes).digest());
+		const params = await this.params();
+		const mtu = Math.min(options.mtu ?? this.#link.mtu, params?.bufSize ?? Infinity, this.#link.maxMtu);
+		let off = 0;
+		let chunks = 0;
+		/** Bytes the device holds (by its account after the first chunk, then the chunks it took): the progress figure. */
+		let held = 0;
+		let resumedFrom = 0;
+		while (off < bytes.length) {
+			const first: CborMap = off === 0 ? { image: options.image ?? 0, len: bytes.length, sha, ...(options.upgrade ? { upgrade: true } : {}) } : {};
+			const fields: CborMap = { ...first, off };
+			// what the request costs without data, plus the byte string's own head (at most 3 bytes below 65536)
+			const overhead = SMP_HEADER_SIZE + encodeCbor({ ...fields, data: new Uint8Array(0) }).length + 2;
+			const room = mtu - overhead;
+			if (room < (off === 0 ? 32 : 1)) throw new Error(`an MTU of ${mtu} bytes leaves no room for image data (the first chunk needs 32 bytes)`);
+			const data = bytes.subarray(off, Math.min(bytes.length, off + room, off + (options.chunkSize ?? Infinity)));
+			const response = await this.write(SmpGroupId.IMAGE, 1, { ...fields, data }, { timeout: off === 0 ? 40_000 : 2500, tries: off === 0 ? 2 : 4 });
+			chunks++;
+			if (typeof response.off !== "number") throw new Error("the device's upload response has no \"off\"");
+			if (response.match === false) throw new Error("the device reports that the uploaded image does not match its sha");
+			if (off === 0) {
+				// the device's offsets need not be in order (Sealdrop's agent wants the TLVs before the body), so ask how much it holds
+				const received = await this.#received();
+				resumedFrom = received !== undefined && received > data.length ? received : 0;
+				held = received ?? data.length;
+			} else if (response.off !== off) held += data.length;
+			off = response.off;
+			options.onProgress?.(Math.min(held, bytes.length), bytes.length);
+		}
+		return { resumedFrom, chunks };
+	}
+
+	/** The bytes of the upload the device holds (Sealdrop group, cmd 2), or undefined from a device without it. */
+	async #received(): Promise<number | undefined> {
+		try {
+			const status = await this.read(SmpGroupId.SEALDROP, 2, {}, { tries: 2 });
+			return typeof status.received === "number" ? status.received : undefined;
+		} catch (e) {
+			if (e instanceof SmpResponseError) return undefined;
+			throw e;
+		}
+	}
+
+	close(): void {
+		this.#link.close();
+	}
+}
+
+function parseResponse(packet: Uint8Array): CborMap {
+	const h = decodeSmpHeader(packet);
+	const payload = packet.subarray(SMP_HEADER_SIZE, SMP_HEADER_SIZE + h.length);
+	const body = payload.length ? decodeCbor(payload) : {};
+	if (!isMap(body)) throw new Error("the device's response is not a CBOR map");
+	const err = body.err;
+	if (isMap(err ?? null) && typeof (err as CborMap).rc === "number" && (err as CborMap).rc !== 0)
+		throw new SmpResponseError((err as CborMap).rc as number, Number((err as CborMap).group), undefined);
+	if (typeof body.rc === "number" && body.rc !== 0) throw new SmpResponseError(body.rc, undefined, typeof body.rsn === "string" ? body.rsn : undefined);
+	return body;
+}

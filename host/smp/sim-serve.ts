@@ -1,0 +1,192 @@
+/**
+ * `sealdrop sim serve`: the simulated device on the wire. The device program's SMP server
+ * (host/smp/device-serve.ts, on the Linux XS host) speaks the serial framing on its console
+ * UART; this relays that UART to a UDP socket (one SMP packet per datagram, smp-protocol.md §7)
+ * or to a pseudo-terminal, and plays the board's reset: when the device resets (an SMP reset,
+ * or a power cut from SEALDROP_FLASH_CUT), the bootloader model runs and the device starts again.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import dgram from "node:dgram";
+import { fail } from "sealdrop/image";
+import { FORMAT, type CommandSpec } from "../cli/args.js";
+import { deviceDir, deviceProcess, runDevice } from "../cli/commands/sim.js";
+import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
+import { parseHostPort } from "./links.js";
+import { openPty } from "./pty.js";
+import { MAX_BUF_SIZE, parseBufSize, SIM_BUF_SIZE } from "./buf-size.js";
+
+/** host/smp/device-serve.ts RESET_EXIT; 99 is the XS host's power cut (SEALDROP_FLASH_CUT). */
+const RESET_EXIT = 3;
+const POWER_CUT_EXIT = 99;
+
+/** The device's console UART, kept up across resets: bytes in, bytes out. */
+export class SimUart {
+	readonly #dir: string;
+	#child: ChildProcessWithoutNullStreams | undefined;
+	#env: NodeJS.ProcessEnv;
+	#closed = false;
+	/** Called with the device's console output. */
+	onData: (bytes: Buffer) => void = () => {};
+	/** Called on each reset with the reason and what booted. */
+	onReset: (reason: string, booted: Record<string, unknown>) => void = () => {};
+	/** Called when the device stops for good (an error the simulator cannot recover from). */
+	onFatal: (message: string) => void = () => {};
+
+	readonly #bufSize: number | undefined;
+	readonly #app: boolean;
+
+	/**
+	 * `bufSize`: the device's buf_size (default SIM_BUF_SIZE, ./buf-size.ts). `app`: run the device
+	 * app a board runs (modules/app: first-boot provisioning, health check, self-confirm) instead
+	 * of the bare SMP server.
+	 */
+	constructor(dir: string, bufSize?: number, app = false) {
+		this.#dir = dir;
+		this.#env = { ...process.env };
+		this.#bufSize = bufSize;
+		this.#app = app;
+	}
+
+	start(): void {
+		const command = this.#app ? ["app"] : ["serve", ...(this.#bufSize === undefined ? [] : ["--buf-size", String(this.#bufSize)])];
+		const p = deviceProcess(this.#dir, command, this.#env);
+		// a power cut happens once: after it the device runs on
+		delete this.#env.SEALDROP_FLASH_CUT;
+		const child = spawn(p.file, p.args, { env: p.env, stdio: ["pipe", "pipe", "pipe"] });
+		this.#child = child;
+		let stderr = "";
+		child.stdout.on("data", (d: Buffer) => this.onData(d));
+		child.stderr.on("data", (d: Buffer) => { stderr = (stderr + d.toString("utf8")).slice(-2000); });
+		child.stdin.on("error", () => {}); // writes racing a reset
+		child.on("close", (status) => {
+			if (this.#child !== child) return;
+			this.#child = undefined;
+			if (this.#closed) return;
+			if (status === RESET_EXIT || status === POWER_CUT_EXIT) void this.#reboot(status === RESET_EXIT ? "reset" : "power cut");
+			else this.onFatal(`the simulated device stopped (exit ${status}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+		});
+	}
+
+	async #reboot(reason: string): Promise<void> {
+		try {
+			const booted = await runDevice(this.#dir, ["boot"]);
+			this.onReset(reason, booted);
+			if (!this.#closed) this.start();
+		} catch (e) {
+			this.onFatal(`the simulated device did not boot after a ${reason}: ${(e as Error).message}`);
+		}
+	}
+
+	/** Bytes to the device's UART; dropped while it reboots, as on a board. */
+	write(bytes: Uint8Array): void {
+		this.#child?.stdin.write(bytes);
+	}
+
+	close(): void {
+		this.#closed = true;
+		this.#child?.stdin.end();
+	}
+}
+
+/** UDP: each datagram is one SMP packet to the device; each packet it answers goes back to the datagram's sender (§7). */
+function serveUdp(uart: SimUart, address: string, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
+	const { host, port } = parseHostPort(address);
+	const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
+	const fromDevice = new SerialFrameDecoder({ maxPacket: 65535 });
+	let peer: { address: string; port: number } | undefined;
+	uart.onData = (bytes) => {
+		for (const packet of fromDevice.push(bytes)) if (peer) socket.send(packet, peer.port, peer.address);
+	};
+	socket.on("message", (message, remote) => {
+		peer = { address: remote.address, port: remote.port };
+		uart.write(encodeSerialFrame(message));
+	});
+	return new Promise((resolve, reject) => {
+		socket.on("error", (e) => reject(new Error(`UDP ${address}: ${e.message}`)));
+		socket.bind(port, host, () => {
+			const bound = socket.address();
+			announce({ udp: `${bound.address}:${bound.port}` });
+			uart.start();
+		});
+		uart.onFatal = (message) => {
+			socket.close();
+			onFatal(message);
+			resolve();
+		};
+		const stop = () => {
+			uart.close();
+			socket.close();
+			resolve();
+		};
+		process.once("SIGINT", stop);
+		process.once("SIGTERM", stop);
+	});
+}
+
+/** A pty: the device's UART bytes pass through unchanged (the serial framing, §6). */
+async function servePty(uart: SimUart, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
+	const pty = await openPty();
+	uart.onData = (bytes) => pty.write(bytes);
+	pty.onData = (bytes) => uart.write(bytes);
+	announce({ pty: pty.path });
+	uart.start();
+	return new Promise((resolve) => {
+		const stop = () => {
+			uart.close();
+			pty.close();
+			resolve();
+		};
+		uart.onFatal = (message) => {
+			onFatal(message);
+			stop();
+		};
+		process.once("SIGINT", stop);
+		process.once("SIGTERM", stop);
+	});
+}
+
+export const simServe: CommandSpec = {
+	name: "serve",
+	summary: "Put the simulated device on the wire: its SMP server over UDP or a pseudo-terminal, for `sealdrop smp` and MCUmgr tools.",
+	usage: "sim serve --dir D (--udp HOST:PORT | --pty) [--app | --buf-size N] [-f json]",
+	options: [
+		{ long: "dir", short: "d", metavar: "D", help: "the simulated device's folder (required)" },
+		{ long: "udp", metavar: "HOST:PORT", help: "serve SMP over UDP (MCUmgr's port is 1337; port 0 picks a free one)" },
+		{ long: "pty", arity: 0, help: "serve SMP in the serial framing on a new pseudo-terminal (its path is printed; needs python3)" },
+		{ long: "buf-size", metavar: "N", help: `the device's buf_size: its largest SMP request and response (default ${SIM_BUF_SIZE}, one unfragmented datagram; up to ${MAX_BUF_SIZE})` },
+		{ long: "app", arity: 0, help: "run the device app boards run (modules/app): it confirms a trial image itself once its health check passes" },
+		FORMAT,
+	],
+	notes: [
+		"Runs until interrupted. The first line says where the device listens ({\"udp\": ...} or {\"pty\": ...} with -f json).",
+		"An SMP reset (or a power cut from SEALDROP_FLASH_CUT=k) runs the bootloader model and restarts the device;",
+		`requests sent meanwhile are lost, as on a board, and clients retry. buf_size is ${SIM_BUF_SIZE} (one unfragmented datagram)`,
+		"unless --buf-size says otherwise: larger packets suit loopback and serial lines (`sealdrop smp upload --mtu N` up to it).",
+		"Example:\n  sealdrop sim serve --dir dev1 --udp 127.0.0.1:1337 &\n  sealdrop smp --udp 127.0.0.1:1337 upload sealed.bin",
+	].join("\n"),
+	async run(args) {
+		const dir = deviceDir(args);
+		if (!!args.get("udp") === args.flag("pty")) fail("E_USAGE", "give one of --udp HOST:PORT or --pty");
+		const json = args.get("format") === "json";
+		const log = (what: Record<string, unknown>, human: string) => process.stdout.write(json ? JSON.stringify(what) + "\n" : human + "\n");
+		const announce = (what: Record<string, unknown>) => log(what, what.udp ? `SMP over UDP on ${what.udp}` : `SMP (serial framing) on ${what.pty}`);
+		let bufSize: number | undefined;
+		try {
+			bufSize = parseBufSize(args.get("buf-size"));
+		} catch (e) {
+			fail("E_USAGE", (e as Error).message);
+		}
+		if (args.flag("app") && bufSize !== undefined) fail("E_USAGE", "--buf-size sets the bare server's; the device app has its board's");
+		const uart = new SimUart(dir, bufSize, args.flag("app"));
+		uart.onReset = (reason, booted) => {
+			const running = booted.running as { version?: string; state?: string } | null;
+			log({ reset: reason, running }, `device ${reason}: bootloader ran; running ${running ? `${running.version} (${running.state})` : "nothing"}`);
+		};
+		let failure: string | undefined;
+		const onFatal = (message: string) => { failure = message; };
+		if (args.flag("pty")) await servePty(uart, announce, onFatal);
+		else await serveUdp(uart, args.get("udp")!, announce, onFatal);
+		if (failure) fail("E_IO", failure);
+		return 0;
+	},
+};
