@@ -1,0 +1,9 @@
+/*
+ * The ECMA-419 host provider of boards/nucleo_l4a6zg (embedded:provider/builtin), as an out-of-tree
+ * Zephyr board for `mcconfig -p zephyr:./boards/nucleo_l4a6zg` needs one (Moddable's
+ * documentation/devices/zephyr.md, "new board"): the devicetree's devices, as Moddable's own
+ * build/devices/zephyr/targets/nucleo_l4a6zg/host/provider.js has them.
+ */
+import device from "mc/devicetree";
+
+export default device;

@@ -1,0 +1,210 @@
+/**
+ * sealdrop/app — the program a board runs out of the box (DESIGN.md "The life of an update"),
+ * the same on every board and in the simulator:
+ *
+ * 1. first-boot provisioning of the device key (modules/keys provision(): made once, then locked);
+ * 2. the update agent, opening sealed images with the DeviceKeyRing (the locked key, and a
+ *    rotation's new key while one is in progress);
+ * 3. a health check, then confirming the running image if the bootloader started it on trial
+ *    (MCUboot test swap, or ESP-IDF's PENDING_VERIFY). An unhealthy image stays unconfirmed and
+ *    the bootloader reverts it at the next reset;
+ * 4. the SMP server (OS, image and Sealdrop groups) on a UART in the serial console framing.
+ *
+ * Nothing here knows the platform: the caller gives the board configuration, the trusted signing
+ * keys, how to open the UART and how to reset. modules/app/main.ts does that on a Moddable board,
+ * host/sim/device.ts (command `app`) on the Linux XS host. Apps that embed Sealdrop import the
+ * modules (sealdrop/keys, sealdrop/update, sealdrop/transport/...) instead, or call startDeviceApp
+ * with their own health check.
+ */
+import { SealdropError } from "sealdrop/image";
+import { DeviceKeyRing, deviceKeyInfo, provision, rotateDeviceKey, type DeviceKeyInfo } from "sealdrop/keys";
+import { UpdateAgent, type BoardConfig, type TrustAnchor } from "sealdrop/update";
+import type { DeviceKeyKind } from "sealdrop/native/device-key";
+import { ImageGroup } from "../transport/smp/groups/image.js";
+import { OsGroup } from "../transport/smp/groups/os.js";
+import { SealdropGroup } from "../transport/smp/groups/sealdrop.js";
+import { SmpGroupId, SmpOp, encodeSmpPacket, decodeSmpHeader } from "../transport/smp/header.js";
+import { decodeCbor, encodeCbor, type CborMap } from "../transport/smp/cbor.js";
+import { encodeSerialFrame, SerialFrameDecoder } from "../transport/smp/serial-framing.js";
+import { SmpServer } from "../transport/smp/server.js";
+
+/** The console UART in the shape of ECMA-419's embedded:io/serial (format "buffer"). */
+export interface UartPort {
+	read(): ArrayBuffer | undefined;
+	write(data: ArrayBuffer): void;
+	close(): void;
+}
+
+/** What the health check is told, and may use. */
+export interface HealthContext {
+	agent: UpdateAgent;
+	server: SmpServer;
+	/** The device key, or the provisioning error. */
+	deviceKey: DeviceKeyInfo | SealdropError;
+}
+
+export interface DeviceAppOptions {
+	board: BoardConfig;
+	/** Keys (or key hashes) trusted to sign firmware. */
+	trust: TrustAnchor[];
+	/** The key kind made at first boot (default p256). */
+	keyKind?: DeviceKeyKind;
+	newerOnly?: boolean;
+	/** esp-idf boards: the running OTA app index, when the platform knows it better than otadata. */
+	runningApp?: number;
+	/** Opens the console UART; `onReadable` is called when bytes wait. */
+	openUart(onReadable: () => void): UartPort;
+	/** Resets the device. Called after the response to an SMP reset has been written. */
+	reset(): void;
+	/**
+	 * The app's own health check, run after the built-in one passed: undefined when healthy, else
+	 * why not. A throw counts as unhealthy.
+	 */
+	healthCheck?: (context: HealthContext) => string | undefined;
+	/** SMP buf_size / buf_count (default 1024 / 2: what a 2 KiB UART buffer takes). */
+	bufSize?: number;
+	bufCount?: number;
+	/** Where the app reports what it did (default: nothing). */
+	log?: (line: string) => void;
+}
+
+export interface HealthReport {
+	/** Whether the running image was on trial when the app started. */
+	trial: boolean;
+	/** undefined when healthy. */
+	problem?: string;
+	/** Whether this boot confirmed the running image. */
+	confirmed: boolean;
+}
+
+export interface DeviceApp {
+	deviceKey: DeviceKeyInfo | SealdropError;
+	/** Whether this boot made the device key. */
+	created: boolean;
+	health: HealthReport;
+	agent: UpdateAgent;
+	server: SmpServer;
+	close(): void;
+}
+
+/** SMP parameters of the app's UART: one packet per 1 KiB, two buffered. */
+export const APP_BUF_SIZE = 1024;
+export const APP_BUF_COUNT = 2;
+
+const ECHO_PROBE = "sealdrop-health";
+
+/**
+ * The built-in health check: the device key is provisioned and matches its lock, the running
+ * image is readable in its slot, and the SMP server answers an echo (its parser, CBOR codec and
+ * groups work). Returns why not, or undefined.
+ */
+export function builtInHealthCheck(context: HealthContext): string | undefined {
+	if (context.deviceKey instanceof SealdropError) return `the device key: ${context.deviceKey.code}: ${context.deviceKey.message}`;
+	if (!context.agent.running(0)) return "no running image in image 0's slot";
+	const request = encodeSmpPacket({ op: SmpOp.WRITE, version: 1, flags: 0, group: SmpGroupId.OS, sequence: 0, command: 0 }, encodeCbor({ d: ECHO_PROBE }));
+	const [response] = context.server.process(request);
+	if (!response) return "the SMP server did not answer an echo";
+	const header = decodeSmpHeader(response);
+	const body = decodeCbor(response.subarray(8, 8 + header.length)) as CborMap;
+	if (header.op !== SmpOp.WRITE_RSP || body.r !== ECHO_PROBE) return "the SMP server answered an echo wrongly";
+	return undefined;
+}
+
+function checkHealth(context: HealthContext, own: DeviceAppOptions["healthCheck"]): string | undefined {
+	try {
+		return builtInHealthCheck(context) ?? own?.(context);
+	} catch (e) {
+		return `the health check threw: ${(e as Error)?.message ?? e}`;
+	}
+}
+
+/** Boots the app: provisioning, agent, health check and confirmation, then the SMP server on the UART. */
+export function startDeviceApp(options: DeviceAppOptions): DeviceApp {
+	const log = options.log ?? (() => {});
+	const { board } = options;
+	const keys = board.keys;
+
+	// 1. the device key, once (a broken entropy source is reported, and the next boot tries again)
+	let deviceKey: DeviceKeyInfo | SealdropError;
+	let created = false;
+	try {
+		if (!keys) throw new SealdropError("E_USAGE", `board ${board.name} has no "keys" partition for the device key's lock record`);
+		const result = provision({ partition: keys, kind: options.keyKind ?? "p256", slot: board.deviceKeySlot ?? 0 });
+		deviceKey = result.info;
+		created = result.created;
+		log(created ? "device key made" : "device key locked");
+	} catch (e) {
+		if (!(e instanceof SealdropError)) throw e;
+		deviceKey = e;
+		log(`no device key: ${e.code}: ${e.message}`);
+	}
+
+	// 2. the agent (the DeviceKeyRing needs a locked key to name its slots)
+	const agent = new UpdateAgent({
+		board, trust: options.trust, newerOnly: options.newerOnly ?? false,
+		...(keys && !(deviceKey instanceof SealdropError) ? { deviceKeys: new DeviceKeyRing(keys) } : {}),
+		...(options.runningApp === undefined ? {} : { runningApp: options.runningApp }),
+	});
+
+	// 4 (built before 3: the health check exercises it)
+	let resetRequested = false;
+	const bufSize = options.bufSize ?? APP_BUF_SIZE;
+	const server = new SmpServer({
+		bufSize,
+		groups: [
+			new OsGroup({ bufSize, bufCount: options.bufCount ?? APP_BUF_COUNT, reset: () => (resetRequested = true) }),
+			new ImageGroup({ agent, board }),
+			new SealdropGroup({
+				agent,
+				deviceKey: {
+					info: () => deviceKeyInfo(keys ?? "keys"),
+					rotate: (request) => {
+						if (!keys) throw new SealdropError("E_UNSUPPORTED", "this board keeps no device key");
+						return rotateDeviceKey(request, { partition: keys, trust: options.trust });
+					},
+				},
+			}),
+		],
+	});
+
+	// 3. health check, then confirm a trial image
+	const health: HealthReport = { trial: agent.running(0)?.state === "trial", confirmed: false };
+	if (health.trial) {
+		const problem = checkHealth({ agent, server, deviceKey }, options.healthCheck);
+		if (problem === undefined) {
+			agent.confirm(0);
+			health.confirmed = true;
+			log("running image confirmed");
+		} else {
+			health.problem = problem;
+			log(`running image left unconfirmed (the bootloader reverts it at the next reset): ${problem}`);
+		}
+	}
+
+	const decoder = new SerialFrameDecoder({ maxLine: 128, maxPacket: bufSize });
+	let uart: UartPort | undefined;
+	uart = options.openUart(() => {
+		const port = uart;
+		const data = port?.read();
+		if (!port || !data) return;
+		for (const packet of decoder.push(new Uint8Array(data))) {
+			for (const response of server.process(packet)) port.write(encodeSerialFrame(response).buffer as ArrayBuffer);
+			if (resetRequested) {
+				agent.close();
+				port.close();
+				uart = undefined;
+				options.reset();
+				return;
+			}
+		}
+	});
+
+	return {
+		deviceKey, created, health, agent, server,
+		close() {
+			uart?.close();
+			uart = undefined;
+			agent.close();
+		},
+	};
+}
