@@ -2,7 +2,8 @@
 // (build/js, redone when a source is newer than the last build), mbedTLS's headers (apt-get when
 // root), the Linux XS host in its release and debug flavours (make decides what is stale), and
 // its module map. `npm test` and `npm start` run it first. `--force` rebuilds regardless;
-// `--flavor asan` also builds the sanitizer flavour.
+// `--flavor asan` also builds the sanitizer flavour; `--cortex-m4` also installs the
+// arm-none-eabi toolchain (apt-get when root).
 import { execFileSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -69,23 +70,30 @@ function has(cmd) {
 for (const tool of ["cc", "make"]) {
 	if (!has(tool)) fail(`the XS host needs \`${tool}\`: run \`sudo apt-get install -y build-essential\` (Debian/Ubuntu)`);
 }
-if (!existsSync("/usr/include/psa/crypto.h")) {
-	if (process.getuid?.() === 0 && has("apt-get")) {
-		console.error("setup: installing libmbedtls-dev (PSA Crypto for the native modules)");
-		const apt = (args) => execFileSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+// A Debian package the build needs: apt-get installs it when we are root, otherwise the exact
+// command is printed and setup stops.
+function aptPackages(present, packages, why) {
+	if (present) return;
+	const command = `apt-get install -y ${packages.join(" ")}`;
+	if (process.getuid?.() !== 0 || !has("apt-get")) fail(`${why}: run \`sudo ${command}\`, then this again`);
+	console.error(`setup: installing ${packages.join(" ")} (${why})`);
+	const apt = (args) => execFileSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+	try {
+		apt(["install", "-y", "-q", ...packages]);
+	} catch {
 		try {
-			apt(["install", "-y", "-q", "libmbedtls-dev"]);
+			apt(["update", "-q"]);
+			apt(["install", "-y", "-q", ...packages]);
 		} catch {
-			try {
-				apt(["update", "-q"]);
-				apt(["install", "-y", "-q", "libmbedtls-dev"]);
-			} catch {
-				fail("`apt-get install -y libmbedtls-dev` failed; install it, then run this again");
-			}
+			fail(`\`${command}\` failed; install it, then run this again`);
 		}
-	} else {
-		fail("the native modules need mbedTLS's PSA Crypto headers: run `sudo apt-get install -y libmbedtls-dev`, then this again");
 	}
+}
+aptPackages(existsSync("/usr/include/psa/crypto.h"), ["libmbedtls-dev"], "the native modules need mbedTLS's PSA Crypto headers");
+// --cortex-m4 (npm test, bench:size): the bare-metal ARM compiler and newlib's headers for the
+// Cortex-M4 compile check of the portable native C (native/cortex-m4/Makefile).
+if (process.argv.includes("--cortex-m4")) {
+	aptPackages(has("arm-none-eabi-gcc") && has("arm-none-eabi-size") && existsSync("/usr/lib/arm-none-eabi/include/string.h"), ["gcc-arm-none-eabi", "libnewlib-arm-none-eabi"], "the Cortex-M4 compile check needs arm-none-eabi-gcc and newlib");
 }
 const flavors = ["release", "debug"];
 const flavorArg = process.argv.indexOf("--flavor");

@@ -1,4 +1,5 @@
-// `npm test`: type-check and build (scripts/setup.mjs ran just before), lint, the Node tests,
+// `npm test`: type-check (the Node build, then the device code per Moddable platform), the
+// Cortex-M4 compile of the native C, build (scripts/setup.mjs ran just before), lint, the Node tests,
 // then the device-side tests on the Linux XS host (release build, then under ASan/UBSan).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -17,7 +18,12 @@ function step(title, cmd, args, env = {}) {
 	}
 }
 
-step("type-check", process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", ".", "--noEmit"]);
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+step("type-check", process.execPath, [tsc, "-p", ".", "--noEmit"]);
+// The device code per Moddable platform, against @moddable/typings (tsconfig.<platform>.json).
+for (const platform of ["esp32", "zephyr", "lin"]) step(`type-check for ${platform} (@moddable/typings)`, process.execPath, [tsc, "-p", `tsconfig.${platform}.json`]);
+// The portable native C for a Cortex-M4 (arm-none-eabi-gcc from `setup.mjs --cortex-m4`).
+step("native C compiles for Cortex-M4 (arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb)", "make", ["-s", "-C", join(root, "native", "cortex-m4"), "-j2"]);
 step("lint", process.execPath, [join(root, "node_modules", "eslint", "bin", "eslint.js"), "."]);
 step("unit, interop and device-side tests (Node)", process.execPath, ["--test", "--test-reporter=spec", "build/js/test/unit/", "build/js/test/device/"]);
 

@@ -7,9 +7,12 @@ import { fail, SealdropError, type ErrorCode } from "sealdrop/image";
 import { formatHelp, parseArgs, type CommandSpec } from "./args.js";
 import { decrypt, dumpinfo, verify } from "./commands/inspect.js";
 import { getpub, keygen } from "./commands/keys.js";
+import { rotate } from "./commands/rotate.js";
 import { seal } from "./commands/seal.js";
+import { serve } from "./commands/serve.js";
 import { create, sign, wrap } from "./commands/sign.js";
 import { sim } from "./commands/sim.js";
+import { smp } from "./commands/smp.js";
 
 export const EXIT = { OK: 0, CHECK_FAILED: 1, USAGE: 2, BAD_INPUT: 3, IO: 4, INTERNAL: 70 } as const;
 
@@ -23,9 +26,11 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 	E_KEY_READ: EXIT.IO, E_IO: EXIT.IO,
 	E_SECURITY_COUNTER: EXIT.CHECK_FAILED, E_DOWNGRADE: EXIT.CHECK_FAILED, E_DEPENDENCY: EXIT.CHECK_FAILED, E_NO_IMAGE: EXIT.CHECK_FAILED,
 	E_UNSUPPORTED: EXIT.BAD_INPUT, E_STATE: EXIT.BAD_INPUT, E_RANGE: EXIT.BAD_INPUT, E_FLASH: EXIT.IO,
+	E_NETWORK: EXIT.IO, E_HTTP: EXIT.IO,
+	E_ENTROPY: EXIT.IO, E_KEY_STORE: EXIT.IO, E_ROTATION: EXIT.BAD_INPUT, E_REPLAY: EXIT.CHECK_FAILED,
 };
 
-const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim];
+const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim, smp, serve, rotate];
 
 function usage(): string {
 	const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

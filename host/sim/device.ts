@@ -13,31 +13,48 @@
  * Commands print one JSON object on stdout, with the flash operations (erases and writes) the
  * run made as `flashOperations`; `install` also prints progress lines
  * ({"progress": ...}) on stderr. A refusal prints {"error": {code, message}} and exits 1.
- *   boot                      the bootloader model (MCUboot or ESP-IDF), then the app's view
+ *   boot                      the bootloader model (MCUboot or ESP-IDF), then the app: first-boot provisioning and its view
+ *   first-boot                the app's provisioning alone (a board powered on before it has firmware to boot)
  *   install PATH [--chunk N] [--session-id HEX] [--image N] [--pending none|test|permanent]
  *   state | confirm [N] | mark-pending [--image N] [--permanent]
  *   factory PATH [IMAGE]      programs a first image as a factory would (image IMAGE's primary slot, or ota_0)
- *   device-key generate KIND | import KIND HEX | public
+ *   device-key import KIND HEX | public [ENCODING] | rotate REQUEST-FILE
+ *                             factory injection (then locked) | the production interface's report and export | a key rotation
+ *   pull URL [--image N] [--pending M] [--retries N] [--timeout MS] [--backoff MS]
+ *                             downloads and installs over HTTP through the bridge on the console UART (./device-pull.ts)
+ *   serve                     an SMP server in the serial framing on the console UART (host/smp/device-serve.ts)
+ *                             until its input ends (exit 0) or an SMP reset (exit 3, after the answer)
+ *   app                       the device app a board runs out of the box (modules/app): provisioning, agent,
+ *                             health check and confirm, SMP on the console UART; a line {"app": ...} on
+ *                             stderr once booted, {"memory": ...} at an SMP reset (then exit 3)
  */
-import { fromHex, SealdropError, toHex } from "sealdrop/image";
+import { fail, fromHex, SealdropError, toHex } from "sealdrop/image";
+import { DeviceKeyRing, deviceKeyInfo, encodeDevicePublicKey, provision, rotateDeviceKey, type DeviceKeyInfo, type PublicKeyEncoding } from "sealdrop/keys";
 import { parseBoardConfig, UpdateAgent, type BoardConfig, type PendingMode, type TrustAnchor } from "sealdrop/update";
 import { SlotWriter } from "sealdrop/update/slot-writer";
-import { argv, exit, fileSize, readFile, readFileInto, writeFile } from "sealdrop/xs-host";
-import DeviceKey, { type DeviceKeyKind } from "sealdrop/native/device-key";
+import { argv, exit, fileSize, gc, memory, readFile, readFileInto, writeFile } from "sealdrop/xs-host";
+import type { DeviceKeyKind } from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import { mcubootBoot } from "./mcuboot.js";
 import { bootEspIdf } from "./esp-bootloader.js";
+import { serveSmpOnUart } from "../smp/device-serve.js";
+import { pullOverUart } from "./device-pull.js";
+import { startDeviceApp } from "../../modules/app/app.js";
+import Serial from "../xs/serial.js";
 
 interface DeviceConfig {
 	layout: string;
 	trust: string[];
 	newerOnly?: boolean;
+	/** The kind of key the app makes on first boot (its build configuration). */
+	keyType?: DeviceKeyKind;
 }
 
 interface Device {
 	board: BoardConfig;
 	trust: TrustAnchor[];
 	newerOnly: boolean;
+	keyType: DeviceKeyKind;
 	/** D/boot.json */
 	bootFile: string;
 }
@@ -59,6 +76,7 @@ function loadDevice(configPath: string): Device {
 		board: parseBoardConfig(layout.name, layout.sealdrop),
 		trust: config.trust.map((hex) => ({ publicKey: fromHex(hex) })),
 		newerOnly: config.newerOnly ?? false,
+		keyType: config.keyType ?? "p256",
 		bootFile: directoryOf(configPath) + "boot.json",
 	};
 }
@@ -77,6 +95,7 @@ function openAgent(device: Device, onProgress?: boolean): UpdateAgent {
 	const running = runningApp(device);
 	return new UpdateAgent({
 		board: device.board, trust: device.trust, newerOnly: device.newerOnly,
+		...(device.board.keys ? { deviceKeys: new DeviceKeyRing(device.board.keys) } : {}),
 		...(running === undefined ? {} : { runningApp: running }),
 		...(onProgress ? { onProgress: (p) => console.error(JSON.stringify({ progress: p })) } : {}),
 	});
@@ -103,22 +122,55 @@ function state(agent: UpdateAgent): unknown {
 	return { running: agent.running(0) ?? null, slots: agent.slots(), update: agent.status(), securityCounter: agent.securityCounter(0) };
 }
 
-/** A reset: the board's bootloader, then what the app it started sees. */
+/** A reset: the board's bootloader, then the app it started: first-boot provisioning, and what it sees. */
 function boot(device: Device): unknown {
 	let bootloader;
 	if (device.board.installer === "esp-idf") {
 		bootloader = bootEspIdf(device.board.ota!);
 		writeFile(device.bootFile, new TextEncoder().encode(JSON.stringify({ runningApp: bootloader.index })));
 	} else {
-		bootloader = mcubootBoot({ board: device.board, trust: device.trust });
+		bootloader = mcubootBoot({ board: device.board, trust: device.trust, deviceKeyKind: device.keyType, ...keySlots(device) });
 		if (bootloader.error) return { bootloader, running: null };
 	}
+	const provisioning = firstBoot(device);
 	const agent = openAgent(device);
 	try {
-		return { bootloader, ...(state(agent) as object) };
+		return { bootloader, ...(state(agent) as object), deviceKey: provisioning };
 	} finally {
 		agent.close();
 	}
+}
+
+/** What the app does before anything else at every boot: makes the device key once (modules/keys). */
+function firstBoot(device: Device): unknown {
+	try {
+		const { info, created } = provision({ partition: keysPartition(device), kind: device.keyType, slot: device.board.deviceKeySlot ?? 0 });
+		return { ...keyInfoJson(info), created };
+	} catch (e) {
+		if (!(e instanceof SealdropError)) throw e;
+		return { error: { code: e.code, message: e.message } };
+	}
+}
+
+/** The key slots the board's bootloader key hook offers: the locked key, and a rotation's new key. */
+function keySlots(device: Device): { deviceKeySlots?: number[] } {
+	if (!device.board.keys) return {};
+	try {
+		return { deviceKeySlots: new DeviceKeyRing(device.board.keys).slots() };
+	} catch {
+		return {}; // not provisioned yet
+	}
+}
+
+function keysPartition(device: Device): string {
+	return device.board.keys ?? fail("E_USAGE", `board ${device.board.name} has no "keys" partition for the device key's lock record`);
+}
+
+function keyInfoJson(info: DeviceKeyInfo): object {
+	return {
+		kind: info.kind, publicKey: toHex(info.publicKey), fingerprint: toHex(info.fingerprint), mode: info.mode, provisionedAt: info.provisionedAt, slot: info.slot, exportable: info.exportable,
+		...(info.rotating ? { rotating: { counter: info.rotating.counter, fingerprint: toHex(info.rotating.fingerprint) } } : {}),
+	};
 }
 
 /** Writes an image as the factory's programmer does: erased blocks, then the bytes, at the start of image `image`'s first slot. */
@@ -140,23 +192,33 @@ function factory(device: Device, path: string, image: number): unknown {
 	return { partition, bytes: size };
 }
 
-/** The device key: made here or injected (first-boot provisioning proper is modules/keys, to come). */
-function deviceKey(args: string[]): unknown {
+/**
+ * The device key over the production interface: `import KIND HEX` injects a factory-made key and
+ * locks it (instead of the first boot making one), `public` reports the locked key.
+ */
+function deviceKey(device: Device, args: string[]): unknown {
 	const [action, kind, hex] = args;
-	let key: DeviceKey;
-	if (action === "generate") key = DeviceKey.generate(kind as DeviceKeyKind);
-	else if (action === "import") key = DeviceKey.import(kind as DeviceKeyKind, fromHex(hex));
-	else if (action === "public") key = new DeviceKey();
-	else throw new SealdropError("E_USAGE", `device-key generate|import|public, not "${action}"`);
-	const result = { kind: key.kind, publicKey: toHex(new Uint8Array(key.publicKey())) };
-	key.close();
-	return result;
+	if (action === "import") {
+		const { info, created } = provision({ partition: keysPartition(device), mode: "import", kind: kind as DeviceKeyKind, privateKey: fromHex(hex), slot: device.board.deviceKeySlot ?? 0 });
+		if (!created) throw new SealdropError("E_STATE", "the device key is already provisioned and locked: an import cannot replace it");
+		return keyInfoJson(info);
+	}
+	if (action === "public") {
+		const info = deviceKeyInfo(keysPartition(device));
+		return { ...keyInfoJson(info), encoded: toHex(encodeDevicePublicKey(info.kind, info.publicKey, (kind ?? "pem") as PublicKeyEncoding)) };
+	}
+	if (action === "rotate") {
+		const answer = rotateDeviceKey(readFile(kind), { partition: keysPartition(device), trust: device.trust });
+		return { answer: toHex(answer), ...keyInfoJson(deviceKeyInfo(keysPartition(device))) };
+	}
+	throw new SealdropError("E_USAGE", `device-key import|public|rotate, not "${action}"`);
 }
 
 function run(configPath: string, command: string, args: string[]): unknown {
-	if (command === "device-key") return deviceKey(args);
 	const device = loadDevice(configPath);
+	if (command === "device-key") return deviceKey(device, args);
 	if (command === "boot") return boot(device);
+	if (command === "first-boot") return firstBoot(device);
 	if (command === "factory") return factory(device, args[0], Number(args[1] ?? 0));
 	const agent = openAgent(device, command === "install");
 	try {
@@ -175,7 +237,32 @@ function run(configPath: string, command: string, args: string[]): unknown {
 }
 
 const [, configPath, command, ...args] = argv;
-try {
+if (command === "serve") {
+	const device = loadDevice(configPath);
+	const partition = keysPartition(device);
+	serveSmpOnUart(openAgent(device), device.board, {
+		info: () => deviceKeyInfo(partition),
+		rotate: (request) => rotateDeviceKey(request, { partition, trust: device.trust }),
+	});
+} else if (command === "app") {
+	const device = loadDevice(configPath);
+	const running = runningApp(device);
+	const app = startDeviceApp({
+		board: device.board, trust: device.trust, newerOnly: device.newerOnly, keyKind: device.keyType,
+		...(running === undefined ? {} : { runningApp: running }),
+		openUart: (onReadable) => new Serial({ onReadable }),
+		reset: () => {
+			gc(); // live figures: what the app keeps, for manifest.json's creation sizes
+			console.error(JSON.stringify({ memory: memory() }));
+			exit(3); // host/smp/device-serve.ts RESET_EXIT
+		},
+	});
+	const key = app.deviceKey instanceof SealdropError ? { error: { code: app.deviceKey.code, message: app.deviceKey.message } } : { ...keyInfoJson(app.deviceKey), created: app.created };
+	gc();
+	console.error(JSON.stringify({ app: { deviceKey: key, health: app.health, running: app.agent.running(0) ?? null }, memory: memory() }));
+} else if (command === "pull") {
+	await pullOverUart(openAgent(loadDevice(configPath), true), args);
+} else try {
 	print({ ...(run(configPath, command, args) as object), flashOperations: Flash.operations });
 	exit(0);
 } catch (e) {

@@ -33,7 +33,15 @@ export type ErrorCode =
 	| "E_DOWNGRADE"     // the newer-version-only policy refuses this version
 	| "E_DEPENDENCY"    // an image this one depends on is missing or too old
 	| "E_FLASH"         // a flash operation failed (the update is abandoned; the running image is untouched)
-	| "E_NO_IMAGE";     // no bootable image (bootloader model)
+	| "E_NO_IMAGE"      // no bootable image (bootloader model)
+	// the device key (modules/keys)
+	| "E_ENTROPY"       // the entropy source failed its health checks: no key was made (the next boot tries again)
+	| "E_KEY_STORE"     // the key store and its lock record disagree, or storing a key failed
+	| "E_ROTATION"      // a key rotation request or answer is malformed, or its proof does not check
+	| "E_REPLAY"        // a key rotation request's counter is not above the last one accepted
+	// transports (modules/transport)
+	| "E_NETWORK"       // the download failed after its retries (connection refused or dropped, timeouts)
+	| "E_HTTP";         // the server's answer cannot be used (a status other than 200/206, a wrong Content-Range, an image that keeps changing)
 
 export class SealdropError extends Error {
 	readonly code: ErrorCode;

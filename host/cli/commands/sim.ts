@@ -15,8 +15,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fail, parseImage, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
 import { FORMAT, parseInteger, type CommandSpec, type ParsedArgs } from "../args.js";
+import { HttpBridgeHost } from "../../sim/http-bridge.js";
 import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
-import { deviceKeyFromRaw, encodePublicKey, fingerprint, loadKey, PUBLIC_ENCODINGS, publicKeyBytes, type PublicEncoding } from "../keys.js";
+import { simServe } from "../../smp/sim-serve.js";
+import { loadKey, PUBLIC_ENCODINGS, publicKeyBytes, type PublicEncoding } from "../keys.js";
 
 const root = fileURLToPath(new URL("../../../../../", import.meta.url));
 const xsHost = path.join(root, "build", "xs", "release", "sealdrop-xs");
@@ -34,28 +36,37 @@ interface Layout {
 
 type DeviceOutput = Record<string, unknown>;
 
-function deviceDir(args: ParsedArgs, mustExist = true): string {
+export function deviceDir(args: ParsedArgs, mustExist = true): string {
 	const dir = path.resolve(args.require("dir"));
 	if (mustExist && !fs.existsSync(path.join(dir, "device.json"))) fail("E_IO", `${dir} is not a simulated device (no device.json): run \`sealdrop sim init --dir ${args.require("dir")}\` first`);
 	return dir;
 }
 
+/** How to start the device program (host/sim/device.ts) for `command` in the device folder `dir`. */
+export function deviceProcess(dir: string, command: string[], env: NodeJS.ProcessEnv = process.env): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
+	if (!fs.existsSync(xsHost) || !fs.existsSync(deviceProgram)) fail("E_IO", `the Linux XS host is not built (${path.relative(process.cwd(), xsHost) || xsHost}): run \`npm run setup\` in ${root}`);
+	return {
+		file: xsHost,
+		args: ["--state", path.join(dir, "state"), deviceProgram, path.join(dir, "device.json"), ...command],
+		env: { ...env, SEALDROP_LAYOUT: path.join(dir, "layout.json"), SEALDROP_FLASH: path.join(dir, "flash.bin") },
+	};
+}
+
 /**
  * One run of the device program. Progress lines on its stderr go to `onProgress`, other stderr
  * passes through; a refusal ({"error": ...}) becomes a SealdropError with the device's code.
+ * With `bridge`, the device's stdin and stdout carry the HTTP bridge (sim pull) until it is done.
  */
-function runDevice(dir: string, command: string[], onProgress?: (p: { phase: string; bytes: number; total: number }) => void): Promise<DeviceOutput> {
-	if (!fs.existsSync(xsHost) || !fs.existsSync(deviceProgram)) fail("E_IO", `the Linux XS host is not built (${path.relative(process.cwd(), xsHost) || xsHost}): run \`npm run setup\` in ${root}`);
+export function runDevice(dir: string, command: string[], onProgress?: (p: { phase: string; bytes: number; total: number }) => void, bridge?: HttpBridgeHost): Promise<DeviceOutput> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(xsHost, ["--state", path.join(dir, "state"), deviceProgram, path.join(dir, "device.json"), ...command], {
-			env: { ...process.env, SEALDROP_LAYOUT: path.join(dir, "layout.json"), SEALDROP_FLASH: path.join(dir, "flash.bin") },
-			stdio: ["ignore", "pipe", "pipe"],
-		});
+		const device = deviceProcess(dir, command);
+		const child = spawn(device.file, device.args, { env: device.env, stdio: [bridge ? "pipe" : "ignore", "pipe", "pipe"] });
 		let stdout = "";
 		let stderr = "";
 		let pendingLine = "";
-		child.stdout.on("data", (d: Buffer) => { stdout += d.toString("utf8"); });
-		child.stderr.on("data", (d: Buffer) => {
+		if (bridge) bridge.start(child.stdin!);
+		child.stdout!.on("data", (d: Buffer) => { if (bridge) bridge.receive(d); else stdout += d.toString("utf8"); });
+		child.stderr!.on("data", (d: Buffer) => {
 			const lines = (pendingLine + d.toString("utf8")).split("\n");
 			pendingLine = lines.pop()!;
 			for (const line of lines) {
@@ -66,6 +77,10 @@ function runDevice(dir: string, command: string[], onProgress?: (p: { phase: str
 		child.on("error", (e) => reject(new SealdropError("E_IO", `cannot run the XS host: ${e.message}`)));
 		child.on("close", (status) => {
 			stderr += pendingLine;
+			if (bridge) {
+				bridge.stop();
+				stdout = bridge.text();
+			}
 			const last = stdout.trim().split("\n").pop() ?? "";
 			let out: DeviceOutput | undefined;
 			try {
@@ -97,9 +112,12 @@ function describeBoard(layout: Layout): string {
 	return s.installer === "esp-idf" ? `${layout.name} (esp-idf installer, ${s.ota?.apps.length} OTA apps)` : `${layout.name} (${s.installer} installer, swap ${s.swap})`;
 }
 
-/** The device key as `device-key` reports it ({ kind, publicKey: hex of the raw key }). */
-function devicePublicKey(out: DeviceOutput) {
-	return deviceKeyFromRaw(out.kind as "p256" | "x25519", Buffer.from(String(out.publicKey), "hex"), "the simulated device");
+/** The device key as the production interface reports it (device-key public, first boot); its error as a failure. */
+function deviceKeyReport(out: unknown): { kind: "p256" | "x25519"; publicKey: string; fingerprint: string; mode: string; provisionedAt: number; created?: boolean; rotating?: { counter: number; fingerprint: string } } {
+	const report = out as Record<string, unknown>;
+	const error = report.error as { code: ErrorCode; message: string } | undefined;
+	if (error) throw new SealdropError(error.code, `the device key: ${error.message}`);
+	return report as ReturnType<typeof deviceKeyReport>;
 }
 
 // --- human output ---
@@ -158,33 +176,32 @@ const init: CommandSpec = {
 		const trust = args.all("trust").map(([file]) => publicKeyBytes(loadKey(file, { role: "trusted signing key" })).toString("hex"));
 		fs.mkdirSync(path.join(dir, "state"), { recursive: true });
 		writeOutput(path.join(dir, "layout.json"), JSON.stringify(layout, null, "\t") + "\n");
-		writeOutput(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust, newerOnly: args.flag("newer-only") }, null, "\t") + "\n");
+		const keyType = args.get("key-type") ?? "p256";
+		writeOutput(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust, newerOnly: args.flag("newer-only"), keyType }, null, "\t") + "\n");
 
-		let key: DeviceOutput;
+		// the factory injects a key (then locked) when asked; otherwise the device makes its own at first boot
 		const imported = args.get("import-key");
 		if (imported) {
 			const k = loadKey(imported, { private: true, kinds: ["ecdsa-p256", "x25519"], role: "device key" });
 			const d = Buffer.from(k.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex");
-			key = await runDevice(dir, ["device-key", "import", k.kind === "x25519" ? "x25519" : "p256", d]);
-		} else key = await runDevice(dir, ["device-key", "generate", args.get("key-type") ?? "p256"]);
-		const factoryImages = args.all("factory-image").map(([file]) => file);
-		let booted: DeviceOutput | undefined;
-		if (factoryImages.length) {
-			for (const [image, file] of factoryImages.entries()) await runDevice(dir, ["factory", path.resolve(file), String(image)]);
-			booted = await runDevice(dir, ["boot"]);
+			await runDevice(dir, ["device-key", "import", k.kind === "x25519" ? "x25519" : "p256", d]);
 		}
+		const factoryImages = args.all("factory-image").map(([file]) => file);
+		for (const [image, file] of factoryImages.entries()) await runDevice(dir, ["factory", path.resolve(file), String(image)]);
+		const booted = await runDevice(dir, factoryImages.length ? ["boot"] : ["first-boot"]);
+		const key = deviceKeyReport(factoryImages.length ? booted.deviceKey : booted);
 		const summary = {
 			dir, board: layout.name, installer: layout.sealdrop.installer, trustedKeys: trust.length,
-			deviceKey: { kind: key.kind, imported: !!imported, fingerprint: fingerprint(devicePublicKey(key)) },
-			...(booted ? { running: booted.running } : {}),
+			deviceKey: { kind: key.kind, mode: key.mode, fingerprint: key.fingerprint },
+			...(factoryImages.length ? { running: booted.running } : {}),
 		};
 		return output(args, summary, () => {
 			process.stdout.write([
 				`simulated device in ${dir}`,
 				`  board        ${describeBoard(layout)}`,
-				`  device key   ${key.kind}, ${imported ? "imported" : "generated on the device"}; fingerprint ${summary.deviceKey.fingerprint}`,
+				`  device key   ${key.kind}, ${key.mode === "imported" ? "imported at the factory" : "generated on the device at first boot"}; fingerprint ${key.fingerprint}`,
 				`  trusted keys ${trust.length}`,
-				...(booted ? [`  running      ${(booted.running as { version?: string } | null)?.version ?? "nothing"}`] : []),
+				...(factoryImages.length ? [`  running      ${(booted.running as { version?: string } | null)?.version ?? "nothing"}`] : []),
 			].join("\n") + "\n");
 		});
 	},
@@ -192,17 +209,31 @@ const init: CommandSpec = {
 
 const pubkey: CommandSpec = {
 	name: "pubkey",
-	summary: "Print the device's public key (the only key material that leaves it), in getpub's encodings.",
-	usage: "sim pubkey --dir D [-e pem|raw|lang-c|lang-rust] [-o OUT]",
+	summary: "Print the device's public key (the only key material that leaves it) as the device exports it, in getpub's encodings.",
+	usage: "sim pubkey --dir D [-e pem|raw|lang-c|lang-rust] [-o OUT] [-f json]",
 	options: [
 		DIR,
 		{ long: "encoding", short: "e", choices: PUBLIC_ENCODINGS, help: "output encoding (default pem)" },
 		{ long: "output", short: "o", metavar: "OUT", help: "write to OUT instead of standard output" },
+		FORMAT,
 	],
-	notes: "Example (what `sealdrop seal --device-pub` takes):\n  sealdrop sim pubkey --dir dev1 -o dev1.pub.pem",
+	notes: [
+		"The device encodes the key itself (modules/keys); the bytes equal `sealdrop getpub` / imgtool getpub for the same key.",
+		"-f json prints the production interface's report instead: kind, public key, fingerprint (SHA-256 of the",
+		"SubjectPublicKeyInfo DER), mode (generated or imported), provisionedAt (device clock, seconds; 0 if unset)",
+		"and, during a key rotation, the new key's counter and fingerprint.",
+		"Example (what `sealdrop seal --device-pub` takes):\n  sealdrop sim pubkey --dir dev1 -o dev1.pub.pem",
+	].join("\n"),
 	async run(args) {
-		const key = devicePublicKey(await runDevice(deviceDir(args), ["device-key", "public"]));
-		writeResult(args.get("output"), encodePublicKey(key, (args.get("encoding") ?? "pem") as PublicEncoding));
+		const encoding = (args.get("encoding") ?? "pem") as PublicEncoding;
+		const out = await runDevice(deviceDir(args), ["device-key", "public", encoding]);
+		const key = deviceKeyReport(out);
+		if (args.get("format") === "json") {
+			const report = { kind: key.kind, publicKey: key.publicKey, fingerprint: key.fingerprint, mode: key.mode, provisionedAt: key.provisionedAt, ...(key.rotating ? { rotating: key.rotating } : {}) };
+			writeResult(args.get("output"), Buffer.from(JSON.stringify(report, null, 2) + "\n"));
+			return 0;
+		}
+		writeResult(args.get("output"), Buffer.from(String(out.encoded), "hex"));
 		return 0;
 	},
 };
@@ -245,6 +276,50 @@ const install: CommandSpec = {
 	},
 };
 
+const pull: CommandSpec = {
+	name: "pull",
+	summary: "Download an image over HTTP into the device's update agent (Range resume, ETag pinned, retries), then mark it pending.",
+	usage: "sim pull --dir D URL [--pending test|permanent|none] [--image N] [--retries N] [--timeout MS] [--backoff MS] [-f json]",
+	options: [
+		DIR,
+		{ long: "pending", choices: ["test", "permanent", "none"], help: "after verifying: a test boot (default), permanent, or not yet" },
+		IMAGE_NUMBER,
+		{ long: "retries", metavar: "N", help: "attempts in a row without a new byte before giving up (default 5)" },
+		{ long: "timeout", metavar: "MS", help: "longest wait for an answer, or between two pieces of its body (default 15000)" },
+		{ long: "backoff", metavar: "MS", help: "first wait before a retry, doubled after each failure (default 500)" },
+		FORMAT,
+	],
+	notes: [
+		"The device code (modules/transport/http) runs on XS; its HTTP requests are made by this process",
+		"and bridged to it over the XS host's console UART. The image's ETag (or Last-Modified) is the",
+		"session id, so pulling again after an interruption or a reset resumes after the last block the",
+		"device made durable; a changed image starts over. Exit 4 (E_NETWORK, E_HTTP) when it gives up.",
+		"Example:\n  sealdrop serve --release rel-1.2.0 &\n  sealdrop sim pull --dir dev1 http://127.0.0.1:8080/devices/dev-0001/image && sealdrop sim reboot --dir dev1",
+	].join("\n"),
+	async run(args) {
+		const dir = deviceDir(args);
+		if (args.positionals.length !== 1) fail("E_USAGE", "give one URL to pull");
+		const url = args.positionals[0];
+		if (!/^http:\/\/[^/]+/.test(url)) fail("E_USAGE", `${url} is not an http:// URL`);
+		const numbers = (["retries", "timeout", "backoff"] as const).flatMap((name) => args.has(name) ? [`--${name}`, String(parseInteger(args.require(name), `--${name}`))] : []);
+		let bar: ProgressBar | undefined;
+		let total = 0;
+		const out = await runDevice(dir, [
+			"pull", url, "--pending", args.get("pending") ?? "test", "--image", String(parseInteger(args.get("image") ?? "0", "--image")), ...numbers,
+		], (p) => {
+			total = p.total;
+			(bar ??= new ProgressBar("pull", p.total)).update(p.bytes);
+		}, new HttpBridgeHost());
+		bar?.update(total);
+		return output(args, out, () => {
+			const from = Number(out.startedAt);
+			process.stdout.write(`installed ${out.version} (hash ${String(out.hash).slice(0, 16)}…): ${out.state}${from ? `, resumed at byte ${from}` : ""}\n` +
+				`${out.requests} requests, ${out.bytesReceived} bytes received (${out.bytesSkipped} skipped), ${out.retries} retries, ${out.restarts} restarts\n` +
+				(out.state === "pending-test" ? "reboot to run it on trial (`sealdrop sim reboot`), then confirm it (`sealdrop sim confirm`)\n" : ""));
+		});
+	},
+};
+
 const reboot: CommandSpec = {
 	name: "reboot",
 	summary: "Reset the device: the bootloader model runs (swap, revert, or app selection), then the new firmware's view.",
@@ -274,6 +349,28 @@ const confirm: CommandSpec = {
 	async run(args) {
 		const out = await runDevice(deviceDir(args), ["confirm", String(parseInteger(args.get("image") ?? "0", "--image"))]);
 		return output(args, out, () => process.stdout.write(`confirmed ${out.version} (hash ${String(out.hash).slice(0, 16)}…)\n`));
+	},
+};
+
+const rotateKey: CommandSpec = {
+	name: "rotate",
+	summary: "Hand the device a key rotation request (from `sealdrop rotate request`); write its answer.",
+	usage: "sim rotate --dir D REQUEST -o ANSWER [-f json]",
+	options: [DIR, { long: "output", short: "o", metavar: "ANSWER", help: "where to write the device's answer (required)" }, FORMAT],
+	notes: [
+		"The device checks the request (signed by a key it trusts, made for its key, counter above the last),",
+		"makes a new key beside the old one and answers with the new public key and its proof of continuity.",
+		"The old key keeps opening images until one sealed for the new key is installed and confirmed.",
+		"Check the answer with `sealdrop rotate check`.",
+	].join("\n"),
+	async run(args) {
+		if (args.positionals.length !== 1) fail("E_USAGE", "give one REQUEST file");
+		const outputPath = args.require("output");
+		const out = await runDevice(deviceDir(args), ["device-key", "rotate", path.resolve(args.positionals[0])]);
+		writeOutput(outputPath, Buffer.from(String(out.answer), "hex"));
+		const rotating = out.rotating as { counter: number; fingerprint: string } | undefined;
+		return output(args, { ...out, answer: outputPath }, () =>
+			process.stdout.write(`rotation ${rotating?.counter}: new key ${rotating?.fingerprint} made beside ${out.fingerprint}; answer in ${outputPath}\n`));
 	},
 };
 
@@ -339,10 +436,10 @@ const readSlot: CommandSpec = {
 
 export const sim: CommandSpec = {
 	name: "sim",
-	summary: "A simulated device on the Linux XS host: init, pubkey, install, reboot, confirm, state, read-slot.",
+	summary: "A simulated device on the Linux XS host: init, pubkey, install, pull, reboot, confirm, rotate, state, read-slot, serve.",
 	usage: "sim SUBCOMMAND --dir D [options]",
 	options: [],
-	subcommands: [init, pubkey, install, reboot, confirm, state, readSlot],
+	subcommands: [init, pubkey, install, pull, reboot, confirm, rotateKey, state, readSlot, simServe],
 	notes: [
 		"Example, end to end:",
 		"  sealdrop keygen -k sign.pem -t ecdsa-p256",
