@@ -37,9 +37,9 @@ import type { DeviceKeyKind } from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import { mcubootBoot } from "./mcuboot.js";
 import { bootEspIdf } from "./esp-bootloader.js";
-import { serveSmpOnUart } from "../smp/device-serve.js";
+import { RESET_EXIT, serveSmpOnUart } from "../smp/device-serve.js";
 import { pullOverUart } from "./device-pull.js";
-import { startDeviceApp } from "../../modules/app/app.js";
+import { bootDeviceKey, startDeviceApp } from "../../modules/app/app.js";
 import Serial from "../xs/serial.js";
 
 interface DeviceConfig {
@@ -143,13 +143,8 @@ function boot(device: Device): unknown {
 
 /** What the app does before anything else at every boot: makes the device key once (modules/keys). */
 function firstBoot(device: Device): unknown {
-	try {
-		const { info, created } = provision({ partition: keysPartition(device), kind: device.keyType, slot: device.board.deviceKeySlot ?? 0 });
-		return { ...keyInfoJson(info), created };
-	} catch (e) {
-		if (!(e instanceof SealdropError)) throw e;
-		return { error: { code: e.code, message: e.message } };
-	}
+	const { deviceKey, created } = bootDeviceKey(device.board, device.keyType);
+	return deviceKey instanceof SealdropError ? { error: { code: deviceKey.code, message: deviceKey.message } } : { ...keyInfoJson(deviceKey), created };
 }
 
 /** The key slots the board's bootloader key hook offers: the locked key, and a rotation's new key. */
@@ -239,11 +234,7 @@ function run(configPath: string, command: string, args: string[]): unknown {
 const [, configPath, command, ...args] = argv;
 if (command === "serve") {
 	const device = loadDevice(configPath);
-	const partition = keysPartition(device);
-	serveSmpOnUart(openAgent(device), device.board, {
-		info: () => deviceKeyInfo(partition),
-		rotate: (request) => rotateDeviceKey(request, { partition, trust: device.trust }),
-	});
+	serveSmpOnUart(openAgent(device), device.board, device.trust);
 } else if (command === "app") {
 	const device = loadDevice(configPath);
 	const running = runningApp(device);
@@ -254,7 +245,7 @@ if (command === "serve") {
 		reset: () => {
 			gc(); // live figures: what the app keeps, for manifest.json's creation sizes
 			console.error(JSON.stringify({ memory: memory() }));
-			exit(3); // host/smp/device-serve.ts RESET_EXIT
+			exit(RESET_EXIT);
 		},
 	});
 	const key = app.deviceKey instanceof SealdropError ? { error: { code: app.deviceKey.code, message: app.deviceKey.message } } : { ...keyInfoJson(app.deviceKey), created: app.created };

@@ -12,15 +12,11 @@
  * largest response, and what OS params (cmd 6) report all follow it.
  */
 import Serial from "../xs/serial.js";
-import type { BoardConfig, UpdateAgent } from "sealdrop/update";
+import type { BoardConfig, TrustAnchor, UpdateAgent } from "sealdrop/update";
 import { argv, exit } from "sealdrop/xs-host";
 import { SealdropError } from "sealdrop/image";
 import { parseBufSize, SIM_BUF_COUNT, SIM_BUF_SIZE } from "./buf-size.js";
-import { ImageGroup } from "../../modules/transport/smp/groups/image.js";
-import { OsGroup } from "../../modules/transport/smp/groups/os.js";
-import { SealdropGroup, type DeviceKeyService } from "../../modules/transport/smp/groups/sealdrop.js";
-import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
-import { SmpServer } from "../../modules/transport/smp/server.js";
+import { DeviceSmp } from "../../modules/app/app.js";
 
 /** The exit status of a device that resets on an SMP request. */
 export const RESET_EXIT = 3;
@@ -35,31 +31,11 @@ function bufSizeArgument(): number {
 	}
 }
 
-export function serveSmpOnUart(agent: UpdateAgent, board: BoardConfig, deviceKey: DeviceKeyService): void {
-	let resetRequested = false;
-	const bufSize = bufSizeArgument();
-	const server = new SmpServer({
-		bufSize,
-		groups: [
-			new OsGroup({ bufSize, bufCount: SIM_BUF_COUNT, reset: () => (resetRequested = true) }),
-			new ImageGroup({ agent, board }),
-			new SealdropGroup({ agent, deviceKey }),
-		],
-	});
-	const decoder = new SerialFrameDecoder({ maxLine: 128, maxPacket: bufSize });
-	new Serial({
-		onReadable(this: Serial) {
-			const data = this.read();
-			if (!data) return;
-			for (const packet of decoder.push(new Uint8Array(data))) {
-				for (const response of server.process(packet)) this.write(encodeSerialFrame(response).buffer as ArrayBuffer);
-				if (resetRequested) {
-					agent.close();
-					this.close();
-					exit(RESET_EXIT);
-					return;
-				}
-			}
-		},
+/** The device app's SMP server (modules/app DeviceSmp) alone, without provisioning or a health check. */
+export function serveSmpOnUart(agent: UpdateAgent, board: BoardConfig, trust: TrustAnchor[]): void {
+	const smp = new DeviceSmp({ agent, board, trust, bufSize: bufSizeArgument(), bufCount: SIM_BUF_COUNT });
+	smp.listen((onReadable) => new Serial({ onReadable }), () => {
+		agent.close();
+		exit(RESET_EXIT);
 	});
 }

@@ -16,7 +16,7 @@
  * modules (sealdrop/keys, sealdrop/update, sealdrop/transport/...) instead, or call startDeviceApp
  * with their own health check.
  */
-import { SealdropError } from "sealdrop/image";
+import { fail, SealdropError } from "sealdrop/image";
 import { DeviceKeyRing, deviceKeyInfo, provision, rotateDeviceKey, type DeviceKeyInfo } from "sealdrop/keys";
 import { UpdateAgent, type BoardConfig, type TrustAnchor } from "sealdrop/update";
 import type { DeviceKeyKind } from "sealdrop/native/device-key";
@@ -118,6 +118,86 @@ function checkHealth(context: HealthContext, own: DeviceAppOptions["healthCheck"
 	}
 }
 
+export interface DeviceSmpOptions {
+	agent: UpdateAgent;
+	board: BoardConfig;
+	/** The keys trusted to sign firmware: they sign key rotation requests too. */
+	trust: TrustAnchor[];
+	/** SMP buf_size and buf_count (OS params). */
+	bufSize: number;
+	bufCount: number;
+}
+
+/**
+ * The SMP server a device runs — OS, image and Sealdrop groups over the agent and the board's
+ * device key — and its serving in the serial console framing on a UART. The device app and the
+ * simulator's bare `serve` command both use it.
+ */
+export class DeviceSmp {
+	readonly server: SmpServer;
+	readonly #bufSize: number;
+	#resetRequested = false;
+
+	constructor(options: DeviceSmpOptions) {
+		const { agent, board, bufSize } = options;
+		const keys = board.keys;
+		this.#bufSize = bufSize;
+		this.server = new SmpServer({
+			bufSize,
+			groups: [
+				new OsGroup({ bufSize, bufCount: options.bufCount, reset: () => (this.#resetRequested = true) }),
+				new ImageGroup({ agent, board }),
+				new SealdropGroup({
+					agent,
+					deviceKey: {
+						info: () => deviceKeyInfo(keys ?? fail("E_UNSUPPORTED", "this board keeps no device key")),
+						rotate: (request) => rotateDeviceKey(request, { partition: keys ?? fail("E_UNSUPPORTED", "this board keeps no device key"), trust: options.trust }),
+					},
+				}),
+			],
+		});
+	}
+
+	/**
+	 * Serves SMP on the UART `openUart` opens. An SMP reset is answered first; then the UART is
+	 * closed and `onReset` runs. Returns the UART (close it to stop).
+	 */
+	listen(openUart: (onReadable: () => void) => UartPort, onReset: () => void): UartPort {
+		const decoder = new SerialFrameDecoder({ maxLine: 128, maxPacket: this.#bufSize });
+		let uart: UartPort | undefined = undefined;
+		uart = openUart(() => {
+			const port = uart;
+			const data = port?.read();
+			if (!port || !data) return;
+			for (const packet of decoder.push(new Uint8Array(data))) {
+				for (const response of this.server.process(packet)) port.write(encodeSerialFrame(response).buffer as ArrayBuffer);
+				if (this.#resetRequested) {
+					port.close();
+					onReset();
+					return;
+				}
+			}
+		});
+		return uart;
+	}
+}
+
+/**
+ * Step 1 of every boot: provisions the device key on the board's keys partition the first time,
+ * checks it against its lock afterwards. A refusal (broken entropy, a store that disagrees with
+ * its lock, no keys partition) is returned, not thrown: the device still boots and serves.
+ */
+export function bootDeviceKey(board: BoardConfig, kind: DeviceKeyKind): { deviceKey: DeviceKeyInfo | SealdropError; created: boolean } {
+	try {
+		if (!board.keys) throw new SealdropError("E_USAGE", `board ${board.name} has no "keys" partition for the device key's lock record`);
+		const { info, created } = provision({ partition: board.keys, kind, slot: board.deviceKeySlot ?? 0 });
+		return { deviceKey: info, created };
+	} catch (e) {
+		if (!(e instanceof SealdropError)) throw e;
+		return { deviceKey: e, created: false };
+	}
+}
+
 /** Boots the app: provisioning, agent, health check and confirmation, then the SMP server on the UART. */
 export function startDeviceApp(options: DeviceAppOptions): DeviceApp {
 	const log = options.log ?? (() => {});
@@ -125,19 +205,8 @@ export function startDeviceApp(options: DeviceAppOptions): DeviceApp {
 	const keys = board.keys;
 
 	// 1. the device key, once (a broken entropy source is reported, and the next boot tries again)
-	let deviceKey: DeviceKeyInfo | SealdropError;
-	let created = false;
-	try {
-		if (!keys) throw new SealdropError("E_USAGE", `board ${board.name} has no "keys" partition for the device key's lock record`);
-		const result = provision({ partition: keys, kind: options.keyKind ?? "p256", slot: board.deviceKeySlot ?? 0 });
-		deviceKey = result.info;
-		created = result.created;
-		log(created ? "device key made" : "device key locked");
-	} catch (e) {
-		if (!(e instanceof SealdropError)) throw e;
-		deviceKey = e;
-		log(`no device key: ${e.code}: ${e.message}`);
-	}
+	const { deviceKey, created } = bootDeviceKey(board, options.keyKind ?? "p256");
+	log(deviceKey instanceof SealdropError ? `no device key: ${deviceKey.code}: ${deviceKey.message}` : created ? "device key made" : "device key locked");
 
 	// 2. the agent (the DeviceKeyRing needs a locked key to name its slots)
 	const agent = new UpdateAgent({
@@ -147,25 +216,8 @@ export function startDeviceApp(options: DeviceAppOptions): DeviceApp {
 	});
 
 	// 4 (built before 3: the health check exercises it)
-	let resetRequested = false;
-	const bufSize = options.bufSize ?? APP_BUF_SIZE;
-	const server = new SmpServer({
-		bufSize,
-		groups: [
-			new OsGroup({ bufSize, bufCount: options.bufCount ?? APP_BUF_COUNT, reset: () => (resetRequested = true) }),
-			new ImageGroup({ agent, board }),
-			new SealdropGroup({
-				agent,
-				deviceKey: {
-					info: () => deviceKeyInfo(keys ?? "keys"),
-					rotate: (request) => {
-						if (!keys) throw new SealdropError("E_UNSUPPORTED", "this board keeps no device key");
-						return rotateDeviceKey(request, { partition: keys, trust: options.trust });
-					},
-				},
-			}),
-		],
-	});
+	const smp = new DeviceSmp({ agent, board, trust: options.trust, bufSize: options.bufSize ?? APP_BUF_SIZE, bufCount: options.bufCount ?? APP_BUF_COUNT });
+	const server = smp.server;
 
 	// 3. health check, then confirm a trial image
 	const health: HealthReport = { trial: agent.running(0)?.state === "trial", confirmed: false };
@@ -181,29 +233,15 @@ export function startDeviceApp(options: DeviceAppOptions): DeviceApp {
 		}
 	}
 
-	const decoder = new SerialFrameDecoder({ maxLine: 128, maxPacket: bufSize });
-	let uart: UartPort | undefined;
-	uart = options.openUart(() => {
-		const port = uart;
-		const data = port?.read();
-		if (!port || !data) return;
-		for (const packet of decoder.push(new Uint8Array(data))) {
-			for (const response of server.process(packet)) port.write(encodeSerialFrame(response).buffer as ArrayBuffer);
-			if (resetRequested) {
-				agent.close();
-				port.close();
-				uart = undefined;
-				options.reset();
-				return;
-			}
-		}
+	const uart = smp.listen(options.openUart, () => {
+		agent.close();
+		options.reset();
 	});
 
 	return {
 		deviceKey, created, health, agent, server,
 		close() {
-			uart?.close();
-			uart = undefined;
+			uart.close();
 			agent.close();
 		},
 	};

@@ -16,8 +16,8 @@
  */
 import DeviceKey from "sealdrop/native/device-key";
 import { fill as fillEntropy } from "sealdrop/native/entropy";
-import Sha256 from "sealdrop/native/sha256";
 import { equalBytes, fail, SealdropError } from "sealdrop/image";
+import { sha256 } from "sealdrop/update";
 import { spkiDer, type DeviceKeyKind } from "./encoding.js";
 import { KeyStore, type Lock, type ProvisionMode } from "./store.js";
 
@@ -58,13 +58,7 @@ export interface ProvisionOptions {
 
 /** SHA-256 of the key's SubjectPublicKeyInfo DER. */
 export function keyFingerprint(kind: DeviceKeyKind, raw: Uint8Array): Uint8Array {
-	const hash = new Sha256();
-	try {
-		hash.update(spkiDer(kind, raw));
-		return new Uint8Array(hash.digest());
-	} finally {
-		hash.close();
-	}
+	return sha256(spkiDer(kind, raw));
 }
 
 /** The device clock in seconds, 0 when it was never set (before 2020). */

@@ -28,7 +28,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { deviceKeyFromRaw, spkiDer } from "../../host/cli/keys.js";
-import { expectOk, repoRoot, runCli } from "../helpers/cli.js";
+import { cliOk, repoRoot } from "../helpers/cli.js";
 import { makeEspApp } from "../helpers/esp-app.js";
 
 const run = promisify(execFile);
@@ -116,9 +116,6 @@ export class Device {
 	}
 }
 
-function cli(cwd: string, ...args: string[]): void {
-	expectOk(runCli(args, { cwd }), args.join(" "));
-}
 
 /** What runs after a reset: the booted image's identity, or undefined when nothing boots. */
 function bootedHash(out: Out): string | undefined {
@@ -138,8 +135,8 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	if (!esp) Object.assign(layout.sealdrop, { installer: config.installer, swap: config.swap });
 	fs.writeFileSync(path.join(dir, "layout.json"), JSON.stringify(layout));
 
-	cli(dir, "keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
-	cli(dir, "getpub", "-k", "sign.pem", "-e", "raw", "-o", "sign.raw");
+	cliOk(dir, "keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
+	cliOk(dir, "getpub", "-k", "sign.pem", "-e", "raw", "-o", "sign.raw");
 	fs.writeFileSync(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust: [fs.readFileSync(path.join(dir, "sign.raw")).toString("hex")] }));
 	const device = new Device(dir);
 	const key = await device.ok(["first-boot"]);
@@ -155,14 +152,14 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 		fs.writeFileSync(path.join(dir, "app1.bin"), randomBytes(payloadBytes));
 		fs.writeFileSync(path.join(dir, "app2.bin"), randomBytes(payloadBytes));
 		fs.writeFileSync(path.join(dir, "app3.bin"), randomBytes(8192));
-		cli(dir, "sign", "-k", "sign.pem", "-v", "1.0.0", ...slot, "app1.bin", "factory.bin");
+		cliOk(dir, "sign", "-k", "sign.pem", "-v", "1.0.0", ...slot, "app1.bin", "factory.bin");
 	}
 	if (config.installer === "mcuboot") {
-		cli(dir, "sign", "-k", "sign.pem", "-v", "2.0.0", ...slot, "app2.bin", "inner.bin");
-		cli(dir, "wrap", "-k", "sign.pem", "-S", "0x60000", "inner.bin", "release.bin");
-	} else cli(dir, "sign", "-k", "sign.pem", "-v", "2.0.0", ...slot, "--sealable", "app2.bin", "release.bin");
-	cli(dir, "seal", "--device-pub", "device.der", "-o", "update.bin", "release.bin");
-	cli(dir, "sign", "-k", "sign.pem", "-v", "3.0.0", ...slot, "app3.bin", "other.bin");
+		cliOk(dir, "sign", "-k", "sign.pem", "-v", "2.0.0", ...slot, "app2.bin", "inner.bin");
+		cliOk(dir, "wrap", "-k", "sign.pem", "-S", "0x60000", "inner.bin", "release.bin");
+	} else cliOk(dir, "sign", "-k", "sign.pem", "-v", "2.0.0", ...slot, "--sealable", "app2.bin", "release.bin");
+	cliOk(dir, "seal", "--device-pub", "device.der", "-o", "update.bin", "release.bin");
+	cliOk(dir, "sign", "-k", "sign.pem", "-v", "3.0.0", ...slot, "app3.bin", "other.bin");
 
 	await device.ok(["factory", path.join(dir, "factory.bin")]);
 	const old = bootedHash(await device.ok(["boot"]));

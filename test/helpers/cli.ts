@@ -53,6 +53,13 @@ export function runCli(args: readonly string[], options: { cwd?: string; input?:
 	return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `runCli` in `cwd` that must succeed (exit 0, nothing on stderr); returns its standard output. */
+export function cliOk(cwd: string, ...args: string[]): string {
+	const r = runCli(args, { cwd });
+	expectOk(r, args.join(" "));
+	return r.stdout;
+}
+
 export const ERROR_LINE = /^sealdrop: (E_[A-Z_]+): \S.*$/;
 
 /** Lines of stderr (a trailing newline does not make an extra empty line). */

@@ -15,7 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { deviceKeyFromRaw, spkiDer } from "../../host/cli/keys.js";
-import { expectOk, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { repoRoot, tempDir, cliOk } from "../helpers/cli.js";
 
 const tmp = tempDir("sealdrop-powercut-");
 after(() => tmp.cleanup());
@@ -33,9 +33,7 @@ function device(layout: string, flash: string, args: string[], env: Record<strin
 	return { status: r.status, out: line.startsWith("{") ? JSON.parse(line) : { stderr: r.stderr } };
 }
 
-function cli(...args: string[]): void {
-	expectOk(runCli(args, { cwd: tmp.dir }), args.join(" "));
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 
 /** A layout of boards/sim with the given installer, and the simulated device's config beside it. */
 function layoutFor(installer: string): string {

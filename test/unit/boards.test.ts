@@ -15,7 +15,7 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import { spawnSync } from "node:child_process";
 import { parseBoardConfig } from "../../modules/update/board.js";
-import { expectOk, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { repoRoot, tempDir, cliOk } from "../helpers/cli.js";
 import { makeEspApp } from "../helpers/esp-app.js";
 
 interface Partition { name: string; offset: number; size: number }
@@ -42,11 +42,7 @@ const part = (layout: Layout, name: string) => layout.partitions.find((p) => p.n
 
 const tmp = tempDir("sealdrop-boards-");
 after(() => tmp.cleanup());
-function cli(...args: string[]): string {
-	const r = runCli(args, { cwd: tmp.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 const json = (...args: string[]) => JSON.parse(cli(...args, "-f", "json")) as Record<string, unknown>;
 
 /** The sectors [offset, offset + size) covers, each with its size; fails unless both ends are sector boundaries. */

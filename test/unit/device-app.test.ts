@@ -15,16 +15,12 @@ import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/sm
 import { decodeSmpHeader, encodeSmpPacket } from "../../modules/transport/smp/header.js";
 import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { deviceProcess } from "../../host/cli/commands/sim.js";
-import { expectOk, runCli, tempDir } from "../helpers/cli.js";
+import { tempDir, cliOk } from "../helpers/cli.js";
 
 const work = tempDir("sealdrop-app-");
 after(() => work.cleanup());
 
-function ok(...args: string[]): string {
-	const r = runCli(args, { cwd: work.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const ok = (...args: string[]) => cliOk(work.dir, ...args);
 const json = (...args: string[]) => JSON.parse(ok(...args, "-f", "json")) as Record<string, unknown>;
 
 interface AppRun {

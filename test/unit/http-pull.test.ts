@@ -22,17 +22,13 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { selectRange } from "../../host/serve/range.js";
 import { startServer, type RunningServer } from "../../host/serve/server.js";
-import { expectOk, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { repoRoot, tempDir, cliOk } from "../helpers/cli.js";
 
 const tmp = tempDir("sealdrop-http-pull-");
 const DEVICES = ["dev-1", "dev-2", "dev-3"];
 let fleetServer: RunningServer;
 
-function cli(...args: string[]): string {
-	const r = runCli(args, { cwd: tmp.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 
 /** The CLI without blocking this process (its servers must answer meanwhile). */
 function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; stdout: string; stderr: string }> {

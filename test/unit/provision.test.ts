@@ -9,17 +9,13 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { CODE_EXIT, expectFailure, expectOk, runCli, tempDir, vec } from "../helpers/cli.js";
+import { CODE_EXIT, expectFailure, expectOk, runCli, tempDir, vec, cliOk } from "../helpers/cli.js";
 import { Device } from "../faults/harness.js";
 
 const tmp = tempDir("sealdrop-provision-");
 after(() => tmp.cleanup());
 
-function cli(...args: string[]): string {
-	const r = runCli(args, { cwd: tmp.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 
 interface KeyReport { kind: string; publicKey: string; fingerprint: string; mode: string; provisionedAt: number; created?: boolean; exportable?: boolean }
 

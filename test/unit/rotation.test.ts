@@ -9,17 +9,13 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
-import { CODE_EXIT, expectFailure, expectOk, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { CODE_EXIT, expectFailure, repoRoot, runCli, tempDir, cliOk } from "../helpers/cli.js";
 import { Device } from "../faults/harness.js";
 
 const tmp = tempDir("sealdrop-rotation-");
 after(() => tmp.cleanup());
 
-function cli(...args: string[]): string {
-	const r = runCli(args, { cwd: tmp.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 const fails = (code: string, ...args: string[]) => expectFailure(runCli(args, { cwd: tmp.dir }), code, CODE_EXIT[code], args.join(" "));
 
 interface KeyReport { fingerprint: string; rotating?: { counter: number; fingerprint: string } }

@@ -11,17 +11,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { startServer, type RunningServer } from "../../host/serve/server.js";
-import { expectFailure, expectOk, prng, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { expectFailure, expectOk, prng, repoRoot, runCli, tempDir, cliOk } from "../helpers/cli.js";
 
 const tmp = tempDir("sealdrop-serve-");
 const DEVICES = ["dev-a", "dev-b", "dev-c"];
 let server: RunningServer;
 
-function cli(...args: string[]): string {
-	const r = runCli(args, { cwd: tmp.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 
 before(async () => {
 	cli("keygen", "-k", "sign.pem", "-t", "ecdsa-p256");

@@ -9,18 +9,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
-import { expectFailure, expectOk, repoRoot, runCli, tempDir, vec, CODE_EXIT } from "../helpers/cli.js";
+import { expectFailure, expectOk, repoRoot, runCli, tempDir, vec, CODE_EXIT, cliOk } from "../helpers/cli.js";
 import { makeEspApp } from "../helpers/esp-app.js";
 import path from "node:path";
 
 const tmp = tempDir("sealdrop-sim-cli-");
 after(() => tmp.cleanup());
 
-function cli(...args: string[]): string {
-	const r = runCli(args, { cwd: tmp.dir });
-	expectOk(r, args.join(" "));
-	return r.stdout;
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 
 function json(...args: string[]): Record<string, unknown> {
 	return JSON.parse(cli(...args, "-f", "json")) as Record<string, unknown>;

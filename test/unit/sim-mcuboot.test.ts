@@ -19,7 +19,7 @@ import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from "
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { expectOk, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { repoRoot, tempDir, cliOk } from "../helpers/cli.js";
 
 const tmp = tempDir("sealdrop-mcuboot-");
 after(() => tmp.cleanup());
@@ -128,9 +128,7 @@ async function pool<T>(items: T[], workers: number, fn: (item: T) => Promise<voi
 	}));
 }
 
-function cli(...args: string[]): void {
-	expectOk(runCli(args, { cwd: tmp.dir }), args.join(" "));
-}
+const cli = (...args: string[]) => cliOk(tmp.dir, ...args);
 
 /** The image with its body replaced by the plaintext (imgtool zero-pads the body of encrypted images). */
 function plaintextOf(image: Buffer, payload: Buffer): Buffer {

@@ -10,7 +10,7 @@ import { encodeRotationRequestBody, parseRotationAnswer, parseRotationRequest, R
 import { FORMAT, parseInteger, type CommandSpec } from "../args.js";
 import { hkdf, signatureTlvType, signImage } from "../crypto.js";
 import { printJson, readInput, writeOutput, writeResult } from "../io.js";
-import { deviceKeyFromRaw, encodePublicKey, fingerprint, loadKey, privateKeyPem, PUBLIC_ENCODINGS, publicKeyBytes, rawPublicKey, spkiDer, type Key, type PublicEncoding } from "../keys.js";
+import { deviceKeyFromRaw, encodePublicKey, fingerprint, loadKey, privateKeyPem, PUBLIC_ENCODINGS, publicKeyBytes, rawPublicKey, type Key, type PublicEncoding } from "../keys.js";
 
 const deviceKind = (key: Key): DeviceKeyKind => (key.kind === "x25519" ? "x25519" : "p256");
 
@@ -47,8 +47,7 @@ const request: CommandSpec = {
 		const counter = parseInteger(args.require("counter"), "--counter");
 		if (counter < 1 || counter > 0xffffffff) fail("E_USAGE", "--counter must be 1 to 4294967295");
 		const ephemeral = ephemeralFor(device);
-		const fingerprintBytes = crypto.createHash("sha256").update(spkiDer(device)).digest();
-		const body = encodeRotationRequestBody((args.get("new-kind") as DeviceKeyKind | undefined) ?? deviceKind(device), counter, fingerprintBytes, rawPublicKey(ephemeral));
+		const body = encodeRotationRequestBody((args.get("new-kind") as DeviceKeyKind | undefined) ?? deviceKind(device), counter, Buffer.from(fingerprint(device), "hex"), rawPublicKey(ephemeral));
 		const digest = crypto.createHash("sha256").update(body).digest();
 		const signature = encodeTlvArea([
 			{ type: TlvType.KEYHASH, value: crypto.createHash("sha256").update(publicKeyBytes(signer)).digest() },
