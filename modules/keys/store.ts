@@ -78,7 +78,7 @@ export class KeyStore {
 	#rotation: Rotation | undefined;
 
 	constructor(partition: string) {
-		this.#log = new RecordLog(partition);
+		this.#log = new RecordLog(partition, { types: [LOCK, ROTATION, USED], snapshot: () => this.#snapshot() });
 		for (const r of this.#log.takeRecords()) {
 			if (r.type === LOCK) {
 				const lock = decodeLock(r.payload);
@@ -104,19 +104,19 @@ export class KeyStore {
 	/** Writes a lock (provisioning, or the commit of a rotation: then the rotation is over). */
 	writeLock(lock: Lock): void {
 		const payload = encodeLock(lock);
-		this.#log.append(LOCK, payload, () => this.#snapshot());
+		this.#log.append(LOCK, payload);
 		this.#lock = lock;
 		this.#rotation = undefined;
 	}
 
 	writeRotation(rotation: Rotation): void {
-		this.#log.append(ROTATION, encodeRotation(rotation), () => this.#snapshot());
+		this.#log.append(ROTATION, encodeRotation(rotation));
 		this.#rotation = { ...rotation };
 		delete this.#rotation.used;
 	}
 
 	writeUsed(identity: Uint8Array): void {
-		this.#log.append(USED, identity, () => this.#snapshot());
+		this.#log.append(USED, identity);
 		this.#rotation!.used = identity.slice();
 	}
 

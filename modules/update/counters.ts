@@ -14,7 +14,7 @@ export class SecurityCounters {
 	readonly #values = new Map<number, number>();
 
 	constructor(partition: string) {
-		this.#log = new RecordLog(partition);
+		this.#log = new RecordLog(partition, { types: [COUNTER], snapshot: () => [...this.#values].map(([i, v]) => ({ type: COUNTER, payload: encode(i, v) }) as LogRecord) });
 		for (const r of this.#log.takeRecords()) {
 			if (r.type !== COUNTER || r.payload.length !== 5) continue;
 			const image = r.payload[0];
@@ -30,7 +30,7 @@ export class SecurityCounters {
 	/** Raises the counter of `image` to `value`; a lower or equal value changes nothing. */
 	raise(image: number, value: number): void {
 		if (value <= this.get(image)) return;
-		this.#log.append(COUNTER, encode(image, value), () => [...this.#values].map(([i, v]) => ({ type: COUNTER, payload: encode(i, v) }) as LogRecord));
+		this.#log.append(COUNTER, encode(image, value));
 		this.#values.set(image, value);
 	}
 

@@ -20,6 +20,12 @@ const SESSION = 1;
 const BLOCK = 2;
 const DONE = 3;
 const FORMAT = 1;
+/**
+ * Room left in a log block for the records of the log's other owners on a board that shares one
+ * partition: the device key's lock, rotation and used records (under 256 bytes with framing)
+ * and eight images' security counters (16 bytes each).
+ */
+const OTHER_OWNERS_RESERVE = 384;
 
 export const CHAIN_BYTES = 16;
 
@@ -102,7 +108,7 @@ export class Journal {
 	#state: JournalState | undefined;
 
 	constructor(partition: string) {
-		this.#log = new RecordLog(partition);
+		this.#log = new RecordLog(partition, { types: [SESSION, BLOCK, DONE], snapshot: () => this.#snapshot() });
 		this.#state = this.#read(this.#log.takeRecords());
 	}
 
@@ -111,9 +117,12 @@ export class Journal {
 		return this.#state;
 	}
 
-	/** How big a SESSION record may be: header area and TLV areas together must fit. */
+	/**
+	 * How big a SESSION record may be: header area and TLV areas together must fit one log block
+	 * beside the session's newest BLOCK and DONE records and the records of the log's other owners.
+	 */
 	get maxSessionBytes(): number {
-		return this.#log.maxPayload - 16 - 32;
+		return this.#log.maxPayload - 16 - 32 - OTHER_OWNERS_RESERVE;
 	}
 
 	/** Forgets any session (a new update starts). */
@@ -132,14 +141,14 @@ export class Journal {
 
 	recordBlock(block: number, chain: Uint8Array): void {
 		const checkpoint = chain.slice(0, CHAIN_BYTES);
-		this.#log.append(BLOCK, encodeBlock(block, checkpoint), () => this.#snapshot());
+		this.#log.append(BLOCK, encodeBlock(block, checkpoint));
 		// the chain makes the newest checkpoint vouch for every block before it: keep only that one
 		this.#state!.blocks.clear();
 		this.#state!.blocks.set(block, checkpoint);
 	}
 
 	recordDone(outcome: Outcome, imageHash: Uint8Array): void {
-		this.#log.append(DONE, encodeDone(outcome, imageHash), () => this.#snapshot());
+		this.#log.append(DONE, encodeDone(outcome, imageHash));
 		this.#state!.done = { outcome, imageHash: imageHash.slice() };
 	}
 
@@ -149,7 +158,8 @@ export class Journal {
 
 	/** What must survive moving to a fresh log block: the session, its newest checkpoint, its end. */
 	#snapshot(): LogRecord[] {
-		const state = this.#state!;
+		const state = this.#state;
+		if (!state) return [];
 		const keep: LogRecord[] = [{ type: SESSION, payload: encodeSession(state.session) }];
 		for (const [block, checkpoint] of state.blocks) keep.push({ type: BLOCK, payload: encodeBlock(block, checkpoint) });
 		if (state.done) keep.push({ type: DONE, payload: encodeDone(state.done.outcome, state.done.imageHash) });

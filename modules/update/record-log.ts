@@ -1,14 +1,18 @@
 /**
- * A power-safe log of small records in a flash partition of two or more erase blocks: the agent's
- * resume journal and its persistent counters live in one each.
+ * A power-safe log of small records in a flash partition of two or more erase blocks. Several
+ * owners may share one partition (the resume journal, the security counters and the device key's
+ * records, on a board whose flash has too few erase blocks for a log each): each owner claims its
+ * record types, and the log keeps the records of every type when it moves to a fresh block.
  *
  * Flash discipline (each write justified by what a power cut at that point leaves):
  * - Records are appended after the last programmed byte of the active block, each in one write
  *   of whole write units. A cut tears at most the record being written; its CRC then fails and
  *   reading skips it, so a record is either wholly there or not there.
- * - When the active block is full, the live records (the owner's `snapshot()`) are copied to the
- *   next block, and only then is that block's header written: the header commits the block. A
- *   cut before the header leaves the old block active and complete; after it, the new one.
+ * - When the active block is full, the live records move to the next block, and only then is
+ *   that block's header written: the header commits the block. A cut before the header leaves
+ *   the old block active and complete; after it, the new one. The live records are each open
+ *   owner's `snapshot()`, and the old block's records of types no open owner claims, copied as
+ *   they are (another program's records are never lost because it is not running).
  * - Blocks are erased only right before they are reused, never the active one.
  *
  * Record: magic "SR" (2), type (1), ~type (1), payload length (2, LE), payload, CRC-32 (4, LE)
@@ -30,7 +34,90 @@ export interface LogRecord {
 	payload: Uint8Array;
 }
 
+/** One owner of record types in a log partition. */
+export interface LogOwner {
+	/** The record types it reads and writes; no two open owners of a partition share one. */
+	readonly types: readonly number[];
+	/**
+	 * Its records that must survive a move to a fresh block. Called before an append takes
+	 * effect, so the record being appended is left out (it supersedes what it replaces).
+	 */
+	snapshot(): LogRecord[];
+}
+
+/** The partitions open as logs, so owners of one partition share its block state. */
+const openLogs = new Map<string, LogBlocks>();
+
+/** One owner's view of a log partition. */
 export class RecordLog {
+	readonly #blocks: LogBlocks;
+	readonly #owner: LogOwner;
+	#records: LogRecord[] | undefined;
+	#empty: boolean;
+
+	/** Opens the log in `partition` for `owner` and reads the owner's records. */
+	constructor(partition: string, owner: LogOwner) {
+		for (const type of owner.types) if (type === BLOCK_HEADER_TYPE || !Number.isInteger(type) || type < 0 || type > 0xff) fail("E_USAGE", `record type ${type} is reserved`);
+		let blocks = openLogs.get(partition);
+		if (!blocks) {
+			blocks = new LogBlocks(partition);
+			openLogs.set(partition, blocks);
+		}
+		try {
+			blocks.attach(owner);
+		} catch (e) {
+			if (blocks.owners.size === 0) blocks.close(); // (it opened for this owner alone)
+			throw e;
+		}
+		this.#blocks = blocks;
+		this.#owner = owner;
+		this.#records = blocks.recordsOf(owner.types);
+		this.#empty = this.#records.length === 0;
+	}
+
+	/**
+	 * The owner's valid records found when the log was opened, oldest first. The owner keeps what
+	 * it needs in its own form: the log hands them over once and keeps no copy, so its memory stays
+	 * flat however many records are appended.
+	 */
+	takeRecords(): LogRecord[] {
+		const records = this.#records ?? fail("E_USAGE", "the log's records were already taken");
+		this.#records = undefined;
+		return records;
+	}
+
+	/** Whether the log holds none of the owner's records (a reset with nothing to keep is then a no-op). */
+	get empty(): boolean {
+		return this.#empty;
+	}
+
+	/** The largest payload one record can hold. */
+	get maxPayload(): number {
+		return this.#blocks.maxPayload;
+	}
+
+	/** Appends a record of one of the owner's types, moving the live records to a fresh block first when the active one is full. */
+	append(type: number, payload: Uint8Array): void {
+		if (!this.#owner.types.includes(type)) fail("E_USAGE", `record type ${type} belongs to another owner of the log`);
+		this.#blocks.append(type, payload);
+		this.#empty = false;
+	}
+
+	/** Starts the owner's records over with only `records` (an empty list forgets them all); other owners' records stay. */
+	reset(records: LogRecord[]): void {
+		this.#blocks.rotate(this.#owner, records);
+		this.#empty = records.length === 0;
+	}
+
+	close(): void {
+		this.#blocks.detach(this.#owner);
+	}
+}
+
+/** The blocks of one log partition, shared by its open owners. */
+class LogBlocks {
+	readonly owners = new Set<LogOwner>();
+	readonly #partition: string;
 	readonly #flash: Flash;
 	readonly #blockLength: number;
 	readonly #blocks: number;
@@ -41,10 +128,7 @@ export class RecordLog {
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
 	#append = 0;        // offset in the active block where the next record goes
-	#loaded: LogRecord[] | undefined = [];
-	#empty = true;      // whether the active block holds no record besides its header
 
-	/** Opens the log in `partition` and reads its records. */
 	constructor(partition: string) {
 		try {
 			this.#flash = Flash.open({ path: partition });
@@ -52,55 +136,82 @@ export class RecordLog {
 			fail("E_FLASH", `cannot open the log partition "${partition}": ${(e as Error).message}`);
 		}
 		const status = this.#flash.status();
-		if (status.blocks < 2) fail("E_FLASH", `partition "${partition}" needs at least two erase blocks for a power-safe log`);
+		this.#partition = partition;
 		this.#blockLength = status.blockLength;
 		this.#blocks = status.blocks;
 		this.#align = status.writeAlign;
 		this.#erased = status.eraseValue;
-		this.#load();
+		if (status.blocks < 2) {
+			this.#flash.close();
+			fail("E_FLASH", `partition "${partition}" needs at least two erase blocks for a power-safe log`);
+		}
+		this.#findActive();
 	}
 
-	/**
-	 * The valid records found when the log was opened, oldest first. The owner keeps what it needs
-	 * in its own form: the log hands them over once and keeps no copy, so its memory stays flat
-	 * however many records are appended.
-	 */
-	takeRecords(): LogRecord[] {
-		const records = this.#loaded ?? fail("E_USAGE", "the log's records were already taken");
-		this.#loaded = undefined;
-		return records;
-	}
-
-	/** Whether the log holds no record (a reset with nothing to keep is then a no-op). */
-	get empty(): boolean {
-		return this.#empty;
-	}
-
-	/** The largest payload one record can hold. */
 	get maxPayload(): number {
 		return this.#blockLength - this.#recordSize(4) - HEADER - CRC - this.#align;
 	}
 
-	/**
-	 * Appends a record. When the active block has no room, `snapshot()` gives the records that
-	 * must survive (the new one excluded), which move to a fresh block first.
-	 */
-	append(type: number, payload: Uint8Array, snapshot: () => LogRecord[]): void {
-		if (type === BLOCK_HEADER_TYPE || type > 0xff) fail("E_USAGE", `record type ${type} is reserved`);
-		if (payload.length > this.maxPayload) fail("E_TOO_LARGE", `a ${payload.length}-byte record does not fit a ${this.#blockLength}-byte journal block`);
-		if (this.#active < 0 || this.#append + this.#recordSize(payload.length) > this.#blockLength) this.#rotate(snapshot());
-		this.#write(this.#append, type, payload);
-		this.#append += this.#recordSize(payload.length);
-		this.#empty = false;
+	attach(owner: LogOwner): void {
+		for (const other of this.owners) {
+			const shared = owner.types.find((type) => other.types.includes(type));
+			if (shared !== undefined) fail("E_STATE", `record type ${shared} of log "${this.#partition}" is already open (one owner per record type at a time)`);
+		}
+		this.owners.add(owner);
 	}
 
-	/** Starts over with only `records` (an empty list forgets everything). */
-	reset(records: LogRecord[]): void {
-		this.#rotate(records);
+	detach(owner: LogOwner): void {
+		this.owners.delete(owner);
+		if (this.owners.size === 0) this.close();
 	}
 
 	close(): void {
+		openLogs.delete(this.#partition);
 		this.#flash.close();
+	}
+
+	/** The valid records of `types` in the active block, oldest first. */
+	recordsOf(types: readonly number[]): LogRecord[] {
+		const records: LogRecord[] = [];
+		if (this.#active >= 0) this.#scan(this.#active, (type, at, length) => {
+			if (types.includes(type)) records.push({ type, payload: this.#payload(this.#active, at, length) });
+		});
+		return records;
+	}
+
+	append(type: number, payload: Uint8Array): void {
+		if (payload.length > this.maxPayload) fail("E_TOO_LARGE", `a ${payload.length}-byte record does not fit a ${this.#blockLength}-byte log block`);
+		if (this.#active < 0 || this.#append + this.#recordSize(payload.length) > this.#blockLength) this.rotate();
+		this.#write(this.#append, type, payload);
+		this.#append += this.#recordSize(payload.length);
+	}
+
+	/**
+	 * Moves the live records to the next block and commits it. `replacing`'s records are `records`
+	 * instead of its snapshot (a reset).
+	 */
+	rotate(replacing?: LogOwner, records: LogRecord[] = []): void {
+		const previous = this.#active;
+		const next = (previous + 1) % this.#blocks;
+		const generation = previous < 0 ? 1 : this.#generation + 1;
+		const claimed = (type: number) => [...this.owners].some((owner) => owner.types.includes(type));
+		this.#flash.eraseBlock(next);
+		let at = this.#recordSize(4);
+		const put = (type: number, payload: Uint8Array) => {
+			if (at + this.#recordSize(payload.length) > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
+			this.#writeIn(next, at, type, payload);
+			at += this.#recordSize(payload.length);
+		};
+		if (previous >= 0) this.#scan(previous, (type, offset, length) => {
+			if (!claimed(type)) put(type, this.#payload(previous, offset, length));
+		});
+		for (const owner of this.owners) for (const record of owner === replacing ? records : owner.snapshot()) put(record.type, record.payload);
+		const header = new Uint8Array(4);
+		putU32(header, 0, generation);
+		this.#writeIn(next, 0, BLOCK_HEADER_TYPE, header); // commits the block
+		this.#active = next;
+		this.#generation = generation;
+		this.#append = at;
 	}
 
 	#recordSize(payloadLength: number): number {
@@ -119,18 +230,28 @@ export class RecordLog {
 	}
 
 	#write(offset: number, type: number, payload: Uint8Array): void {
-		this.#flash.write(this.#encode(type, payload), this.#active * this.#blockLength + offset);
+		this.#writeIn(this.#active, offset, type, payload);
+	}
+
+	#writeIn(block: number, offset: number, type: number, payload: Uint8Array): void {
+		this.#flash.write(this.#encode(type, payload), block * this.#blockLength + offset);
 	}
 
 	#readAt(block: number, offset: number, into: Uint8Array): void {
 		this.#flash.read(into, block * this.#blockLength + offset);
 	}
 
+	#payload(block: number, at: number, length: number): Uint8Array {
+		const payload = new Uint8Array(length);
+		this.#readAt(block, at + HEADER, payload);
+		return payload;
+	}
+
 	/**
-	 * A valid record at `at` of `block`: its type, payload and size; else undefined. The CRC is
-	 * computed a window at a time, so a torn length field cannot make the log allocate.
+	 * A valid record at `at` of `block`: its type, payload length and size; else undefined. The
+	 * CRC is computed a window at a time, so a torn length field cannot make the log allocate.
 	 */
-	#parse(block: number, at: number): { type: number; payload: Uint8Array; size: number } | undefined {
+	#parse(block: number, at: number): { type: number; length: number; size: number } | undefined {
 		if (at + HEADER + CRC > this.#blockLength) return undefined;
 		const head = this.#window.subarray(0, HEADER);
 		this.#readAt(block, at, head);
@@ -148,9 +269,7 @@ export class RecordLog {
 		const stored = this.#window.subarray(0, CRC);
 		this.#readAt(block, at + HEADER + length, stored);
 		if (u32(stored, 0) !== crc) return undefined;
-		const payload = new Uint8Array(length);
-		this.#readAt(block, at + HEADER, payload);
-		return { type, payload, size: this.#recordSize(length) };
+		return { type, length, size: this.#recordSize(length) };
 	}
 
 	/** How many erased bytes follow `at` in `block` (up to the block's end). */
@@ -166,35 +285,24 @@ export class RecordLog {
 		return run;
 	}
 
-	#load(): void {
-		let best = -1;
-		let bestGeneration = 0;
-		for (let i = 0; i < this.#blocks; i++) {
-			const header = this.#parse(i, 0);
-			if (!header || header.type !== BLOCK_HEADER_TYPE || header.payload.length !== 4) continue;
-			const generation = u32(header.payload, 0);
-			if (best < 0 || generation > bestGeneration) {
-				best = i;
-				bestGeneration = generation;
-			}
-		}
-		if (best < 0) return;
-		this.#active = best;
-		this.#generation = bestGeneration;
+	/**
+	 * Visits the valid records of `block` after its header, oldest first; returns the offset after
+	 * the last programmed byte (where the next record goes).
+	 */
+	#scan(block: number, visit?: (type: number, at: number, length: number) => void): number {
 		let at = this.#recordSize(4);
 		let end = at;
 		while (at < this.#blockLength) {
-			const record = this.#parse(best, at);
+			const record = this.#parse(block, at);
 			if (record) {
-				this.#loaded!.push({ type: record.type, payload: record.payload });
-				this.#empty = false;
+				visit?.(record.type, at, record.length);
 				at += record.size;
 				end = at;
 				continue;
 			}
 			// Erased space is skipped whole units at a time; a torn record is stepped over one write
 			// unit at a time, so records appended after it (after the next reset) are still found.
-			const erased = Math.floor(this.#erasedRun(best, at) / this.#align) * this.#align;
+			const erased = Math.floor(this.#erasedRun(block, at) / this.#align) * this.#align;
 			if (erased) {
 				at += erased;
 				continue;
@@ -202,29 +310,19 @@ export class RecordLog {
 			end = at + this.#align;
 			at += this.#align;
 		}
-		this.#append = end;
+		return end;
 	}
 
-	#rotate(records: LogRecord[]): void {
-		const next = (this.#active + 1) % this.#blocks;
-		const generation = this.#active < 0 ? 1 : this.#generation + 1;
-		this.#flash.eraseBlock(next);
-		const previous = this.#active;
-		this.#active = next;
-		let at = this.#recordSize(4);
-		for (const record of records) {
-			if (at + this.#recordSize(record.payload.length) > this.#blockLength) {
-				this.#active = previous;
-				fail("E_TOO_LARGE", "the journal's live records no longer fit one erase block");
+	#findActive(): void {
+		for (let i = 0; i < this.#blocks; i++) {
+			const header = this.#parse(i, 0);
+			if (!header || header.type !== BLOCK_HEADER_TYPE || header.length !== 4) continue;
+			const generation = u32(this.#payload(i, 0, 4), 0);
+			if (this.#active < 0 || generation > this.#generation) {
+				this.#active = i;
+				this.#generation = generation;
 			}
-			this.#write(at, record.type, record.payload);
-			at += this.#recordSize(record.payload.length);
 		}
-		const header = new Uint8Array(4);
-		putU32(header, 0, generation);
-		this.#write(0, BLOCK_HEADER_TYPE, header); // commits the block
-		this.#generation = generation;
-		this.#append = at;
-		this.#empty = records.length === 0;
+		if (this.#active >= 0) this.#append = this.#scan(this.#active);
 	}
 }

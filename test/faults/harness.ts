@@ -18,7 +18,9 @@
  *   revert: the new image must boot at every reset after a cut in its copy.)
  * - confirm: the next reset and the one after run a valid image, old or new, and the same one.
  * Every image that boots has been validated by the bootloader model (hash and signature), so
- * "old or new, never a mix" is what `booted` reports.
+ * "old or new, never a mix" is what `booted` reports. And every boot finds the device key it was
+ * provisioned with, its lock record intact: with `sharedLog`, the journal's moves to fresh log
+ * blocks carry the key's records along.
  *
  * Used by test/unit/powercut.test.ts and `npm run bench:powercut`.
  */
@@ -41,6 +43,8 @@ export interface PowercutConfig {
 	installer: "mcuboot" | "mcuboot-encrypted" | "esp-idf";
 	/** MCUboot installers: the bootloader's upgrade strategy. */
 	swap?: "overwrite" | "move" | "scratch";
+	/** The journal, the security counters and the device key's records in one log partition (as on STM32F4DISCOVERY). */
+	sharedLog?: boolean;
 }
 
 export interface PhaseReport {
@@ -63,9 +67,10 @@ export const ALL_CONFIGS: PowercutConfig[] = [
 	{ installer: "mcuboot", swap: "overwrite" }, { installer: "mcuboot", swap: "move" }, { installer: "mcuboot", swap: "scratch" },
 	{ installer: "mcuboot-encrypted", swap: "overwrite" }, { installer: "mcuboot-encrypted", swap: "move" }, { installer: "mcuboot-encrypted", swap: "scratch" },
 	{ installer: "esp-idf" },
+	{ installer: "mcuboot-encrypted", swap: "overwrite", sharedLog: true },
 ];
 
-export const configName = (c: PowercutConfig) => c.swap ? `${c.installer}/${c.swap}` : c.installer;
+export const configName = (c: PowercutConfig) => (c.swap ? `${c.installer}/${c.swap}` : c.installer) + (c.sharedLog ? "+shared-log" : "");
 
 type Out = Record<string, unknown>;
 
@@ -133,6 +138,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	const esp = config.installer === "esp-idf";
 	const layout = JSON.parse(fs.readFileSync(path.join(repoRoot, "boards", esp ? "sim-esp32" : "sim", "layout.json"), "utf8"));
 	if (!esp) Object.assign(layout.sealdrop, { installer: config.installer, swap: config.swap });
+	if (config.sharedLog) Object.assign(layout.sealdrop, { storage: layout.sealdrop.journal, keys: layout.sealdrop.journal });
 	fs.writeFileSync(path.join(dir, "layout.json"), JSON.stringify(layout));
 
 	cliOk(dir, "keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
@@ -140,6 +146,12 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	fs.writeFileSync(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust: [fs.readFileSync(path.join(dir, "sign.raw")).toString("hex")] }));
 	const device = new Device(dir);
 	const key = await device.ok(["first-boot"]);
+	// every boot after a cut finds the device key it was provisioned with, lock record and all (a
+	// lost lock would be noticed as a key "created" again, even when the same stored key is adopted)
+	const keyLost = (reset: Out): string | undefined => {
+		const found = reset.deviceKey as { fingerprint?: string; created?: boolean } | undefined;
+		return found?.fingerprint === key.fingerprint && found?.created === false ? undefined : `the device key's records did not survive: ${JSON.stringify(found)}`;
+	};
 	fs.writeFileSync(path.join(dir, "device.der"), spkiDer(deviceKeyFromRaw("p256", Buffer.from(String(key.publicKey), "hex"), "the simulated device")));
 
 	// factory image v1, update v2 (and an unrelated image v3)
@@ -202,6 +214,8 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 		const after = bootedHash(reset.out);
 		count(p, name(after));
 		if (reset.status !== 0 || !after) { fail(`nothing boots after the cut: ${JSON.stringify(reset.out)}`); continue; }
+		const lost = keyLost(reset.out);
+		if (lost) { fail(lost); continue; }
 		if (after !== old) continue; // the cut came after the image was marked pending: the update landed
 		const again = await device.run(other ? installOther : install);
 		if (again.status !== 0 || again.out.state !== "pending-test") { fail(`the install does not finish: ${JSON.stringify(again.out)}`); continue; }
@@ -213,7 +227,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	p.resumedMidBody = resumedMidBody;
 
 	// (b) the bootloader's test swap (or ESP-IDF's app selection)
-	await cutEach(device, report.testSwap, pending, ["boot"], Number(trialBoot.flashOperations), async (k, reset) => {
+	await cutEach(device, keyLost, report.testSwap, pending, ["boot"], Number(trialBoot.flashOperations), async (k, reset) => {
 		const after = bootedHash(reset.out);
 		count(report.testSwap, name(after));
 		if (after !== fresh && (after !== old || !revertible)) return `k=${k}: the reset after the cut runs ${name(after)} (${JSON.stringify(reset.out.bootloader).slice(0, 400)})`;
@@ -223,14 +237,14 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	});
 
 	// the revert of an unconfirmed image
-	if (reverted) await cutEach(device, report.revert, trial, ["boot"], Number(reverted.flashOperations), async (k, reset) => {
+	if (reverted) await cutEach(device, keyLost, report.revert, trial, ["boot"], Number(reverted.flashOperations), async (k, reset) => {
 		const after = bootedHash(reset.out);
 		count(report.revert, name(after));
 		return after === old ? undefined : `k=${k}: the reset after the cut runs ${name(after)}`;
 	});
 
 	// the app's confirm
-	await cutEach(device, report.confirm, trial, ["confirm", "0"], Number(confirmed.flashOperations), async (k, reset) => {
+	await cutEach(device, keyLost, report.confirm, trial, ["confirm", "0"], Number(confirmed.flashOperations), async (k, reset) => {
 		const after = bootedHash(reset.out);
 		count(report.confirm, name(after));
 		const next = bootedHash((await device.run(["boot"])).out);
@@ -240,8 +254,8 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	return report;
 }
 
-/** For k = 1..points: from `base`, run `args` with a cut at k, reset, and let `check` judge. */
-async function cutEach(device: Device, p: PhaseReport, base: ReturnType<Device["snapshot"]>, args: string[], points: number,
+/** For k = 1..points: from `base`, run `args` with a cut at k, reset, and let `keyLost` and `check` judge. */
+async function cutEach(device: Device, keyLost: (reset: Out) => string | undefined, p: PhaseReport, base: ReturnType<Device["snapshot"]>, args: string[], points: number,
 	check: (k: number, reset: { status: number; out: Out }) => Promise<string | undefined>): Promise<void> {
 	p.points = points;
 	for (let k = 1; k <= points; k++) {
@@ -252,7 +266,7 @@ async function cutEach(device: Device, p: PhaseReport, base: ReturnType<Device["
 			continue;
 		}
 		const reset = await device.run(["boot"]);
-		const why = reset.status !== 0 ? `${args[0]} k=${k}: the reset fails: ${JSON.stringify(reset.out)}` : await check(k, reset);
+		const why = reset.status !== 0 ? `${args[0]} k=${k}: the reset fails: ${JSON.stringify(reset.out)}` : keyLost(reset.out) ?? await check(k, reset);
 		if (why) p.failures.push(`${args[0]} ${why}`);
 	}
 }

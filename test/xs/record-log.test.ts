@@ -1,0 +1,141 @@
+/**
+ * One record log shared by its owners (modules/update/record-log.ts), as on a board with too few
+ * erase blocks for a log each (STM32F4DISCOVERY): the resume journal, the security counters and
+ * the device key's records in one partition. Each owner reads back exactly its records after
+ * the log has moved to fresh blocks many times, whichever owner's append moved it and whether
+ * the others were open. Runs in the "scratch" partition (16 blocks of 4 KiB).
+ */
+import Flash from "sealdrop/native/flash";
+import { KeyStore, type Lock } from "sealdrop/keys/store";
+import { SecurityCounters } from "sealdrop/update/counters";
+import { Journal, type SessionRecord } from "sealdrop/update/journal";
+import { RecordLog } from "sealdrop/update/record-log";
+import { bytesEqual, equal, test, throws } from "../harness.js";
+
+const LOG = "scratch";
+const LOCK_TYPE = 0x20; // modules/keys/store.ts
+
+function wipe(): void {
+	const flash = Flash.open({ path: LOG });
+	flash.eraseBlock(0, flash.status().blocks);
+	flash.close();
+}
+
+const lock: Lock = { slot: 0, kind: "p256", mode: "generated", provisionedAt: 1234, rotationCounter: 0, fingerprint: new Uint8Array(32).fill(0xab) };
+const session = (id: number): SessionRecord => ({
+	sessionId: Uint8Array.of(id), size: 100_000, image: 0, pending: "test", headerArea: new Uint8Array(32).fill(id), tlvArea: new Uint8Array(300).fill(id),
+});
+const chain = (k: number) => new Uint8Array(32).fill(k & 0xff);
+
+/** How many records of `type` the log holds, read as a fresh owner of that type. */
+function countRecords(type: number): number {
+	const log = new RecordLog(LOG, { types: [type], snapshot: () => [] });
+	try {
+		return log.takeRecords().length;
+	} finally {
+		log.close();
+	}
+}
+
+test("record log: three owners share one partition through many block moves, each reading back only its records", () => {
+	wipe();
+	const keys = new KeyStore(LOG);
+	const counters = new SecurityCounters(LOG);
+	const journal = new Journal(LOG);
+	keys.writeLock(lock);
+	counters.raise(0, 5);
+	journal.startSession(session(1));
+	// 40-byte BLOCK records: a 4 KiB block holds about 100, so this moves the log about 6 times
+	for (let k = 0; k < 600; k++) {
+		journal.recordBlock(k, chain(k));
+		if (k === 300) counters.raise(1, 7); // an append by another owner, in the middle
+	}
+	journal.close();
+	counters.close();
+	keys.close();
+
+	const again = { keys: new KeyStore(LOG), counters: new SecurityCounters(LOG), journal: new Journal(LOG) };
+	try {
+		bytesEqual(again.keys.lock!.fingerprint, lock.fingerprint, "the device key's lock");
+		equal(again.keys.rotation, undefined);
+		equal(again.counters.get(0), 5);
+		equal(again.counters.get(1), 7);
+		const state = again.journal.state!;
+		bytesEqual(state.session.sessionId, Uint8Array.of(1));
+		bytesEqual(state.session.tlvArea, session(1).tlvArea);
+		equal([...state.blocks.keys()].pop(), 599, "the newest checkpoint");
+		bytesEqual(state.blocks.get(599)!, chain(599).slice(0, 16));
+	} finally {
+		again.journal.close();
+		again.counters.close();
+		again.keys.close();
+	}
+	equal(countRecords(LOCK_TYPE), 1, "the lock moved as one record, not copied again at each move");
+});
+
+test("record log: the records of an owner that is not open survive the moves the others make", () => {
+	wipe();
+	const keys = new KeyStore(LOG);
+	keys.writeLock(lock);
+	keys.writeRotation({ counter: 1, request: new Uint8Array(32).fill(1), slot: 1, kind: "p256", fingerprint: new Uint8Array(32).fill(2) });
+	keys.close();
+	const counters = new SecurityCounters(LOG);
+	counters.raise(0, 9);
+	counters.close();
+	// the journal alone: new sessions (each starts its records over) and many checkpoints
+	for (let id = 1; id <= 5; id++) {
+		const journal = new Journal(LOG);
+		journal.startSession(session(id));
+		for (let k = 0; k < 150; k++) journal.recordBlock(k, chain(k));
+		journal.clear();
+		journal.close();
+	}
+	const store = new KeyStore(LOG);
+	try {
+		bytesEqual(store.lock!.fingerprint, lock.fingerprint);
+		equal(store.rotation?.counter, 1, "the rotation in progress");
+	} finally {
+		store.close();
+	}
+	const again = new SecurityCounters(LOG);
+	equal(again.get(0), 9);
+	again.close();
+	const journal = new Journal(LOG);
+	equal(journal.state, undefined, "the journal's clear() forgot its session only");
+	journal.close();
+	equal(countRecords(LOCK_TYPE), 1, "records no owner claimed were copied once per move, never multiplied");
+});
+
+test("record log: one open owner per record type; a closed owner's types can be opened again", () => {
+	wipe();
+	const first = new Journal(LOG);
+	throws(() => new Journal(LOG), { code: "E_STATE" });
+	throws(() => new RecordLog(LOG, { types: [0], snapshot: () => [] }), { code: "E_USAGE" }, "type 0 is the block header");
+	const counters = new SecurityCounters(LOG); // other types: fine
+	const log = new RecordLog(LOG, { types: [0x30], snapshot: () => [] });
+	throws(() => log.append(0x10, new Uint8Array(5)), { code: "E_USAGE" }, "appending another owner's type");
+	log.close();
+	first.close();
+	const second = new Journal(LOG);
+	second.close();
+	counters.close();
+});
+
+test("record log: a reset by one owner keeps the others' records", () => {
+	wipe();
+	const counters = new SecurityCounters(LOG);
+	counters.raise(2, 3);
+	const journal = new Journal(LOG);
+	journal.startSession(session(7));
+	journal.recordBlock(0, chain(0));
+	journal.clear();
+	counters.raise(2, 4);
+	journal.close();
+	counters.close();
+	const again = new SecurityCounters(LOG);
+	equal(again.get(2), 4);
+	again.close();
+	const j = new Journal(LOG);
+	equal(j.state, undefined);
+	j.close();
+});
