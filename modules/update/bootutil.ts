@@ -66,26 +66,45 @@ export function setConfirmed(primary: Flash, maxAlign: number): boolean {
 const MAX_ENC_TLV = 65 + 32 + 32;
 
 /**
- * The largest image a slot takes under the board's bootloader: the slot less its trailer, rounded
- * to whole erase blocks (the agent erases the trailer's blocks apart from the image's), less one
- * more block for swap-using-move, which shifts the primary image up by one sector. The status
- * area holds STATUS_STATES entries of one write unit for each of BOOT_MAX_IMG_SECTORS sectors
- * (boot_status_sz); overwrite-only keeps no status. An encrypting build's saved TLVs are counted
- * at their largest, so the answer never exceeds bootutil_max_image_size whatever the key kind.
+ * The largest image a slot takes under the board's bootloader: bootutil_max_image_size, which
+ * image_validate.c checks every image against.
+ * - overwrite-only: up to swap_info (boot_swap_info_off).
+ * - swap-using-move (swap_move.c app_max_size): the slot less its trailer rounded up to whole
+ *   sectors, less one sector of room for the move.
+ * - swap-using-scratch (swap_scratch.c app_max_size_adjust_to_trailer): up to the trailer, which
+ *   may share its first sector with the image's end; less padding when that sector holds less
+ *   than the scratch's own trailer, which must fit beside the image when the sector is swapped.
+ * The trailer is boot_trailer_sz: the status area (STATUS_STATES entries of one write unit for
+ * each of BOOT_MAX_IMG_SECTORS sectors) and boot_trailer_info_sz. An encrypting build's two saved
+ * ENC TLVs are counted at their largest, so the answer never exceeds MCUboot's whatever the key
+ * kind. The primary and secondary slots have the same geometry on every Sealdrop board.
  */
 export function maxImageSize(board: BoardConfig, slot: Flash): number {
-	const status = slot.status();
-	const maxAlign = board.maxAlign ?? 8;
-	const savedTlvs = board.installer === "mcuboot-encrypted" ? 2 * alignUp(MAX_ENC_TLV, maxAlign) : 0;
-	const infoSize = status.size - trailerLayout({ slotSize: status.size, maxAlign }).infoOffset + savedTlvs;
-	const statusSize = board.swap === "overwrite" ? 0 : (board.maxImgSectors ?? DEFAULT_MAX_IMG_SECTORS) * STATUS_STATES * status.writeAlign;
-	const reserved = alignUp(infoSize + statusSize, status.blockLength) + (board.swap === "move" ? status.blockLength : 0);
-	return status.size - reserved;
+	const t = trailerSizes(board, slot);
+	if (board.swap === "overwrite") return t.layout.swapInfoOffset;
+	if (board.swap === "move") return t.size - alignUp(t.trailer, t.sector) - t.sector;
+	const trailerOffset = t.size - t.trailer;
+	const firstTrailerSectorEnd = t.size - (Math.ceil(t.trailer / t.sector) - 1) * t.sector;
+	const padding = Math.max(0, t.entry + t.info - (firstTrailerSectorEnd - trailerOffset));
+	return trailerOffset - padding;
 }
 
-/** First erase block of the trailer area (what maxImageSize leaves free, the move sector aside). */
+/**
+ * The first erase block holding trailer bytes (boot_get_first_trailer_sector): the agent erases
+ * it and those after it to cancel anything pending. It may also hold the image's end, which the
+ * slot writer then erases again before writing there.
+ */
 export function trailerFirstBlock(board: BoardConfig, slot: Flash): number {
-	const status = slot.status();
-	const moveSector = board.swap === "move" ? status.blockLength : 0;
-	return (maxImageSize(board, slot) + moveSector) / status.blockLength;
+	const t = trailerSizes(board, slot);
+	return Math.floor((t.size - t.trailer) / t.sector);
+}
+
+/** boot_trailer_sz and its parts for the board's build and this slot's geometry (reference §D.1). */
+function trailerSizes(board: BoardConfig, slot: Flash) {
+	const { size, blockLength, writeAlign } = slot.status();
+	const maxAlign = board.maxAlign ?? 8;
+	const layout = trailerLayout({ slotSize: size, maxAlign });
+	const info = size - layout.infoOffset + (board.installer === "mcuboot-encrypted" ? 2 * alignUp(MAX_ENC_TLV, maxAlign) : 0);
+	const entry = board.swap === "overwrite" ? 0 : STATUS_STATES * writeAlign; // overwrite-only keeps no swap status
+	return { size, sector: blockLength, layout, info, entry, trailer: (board.maxImgSectors ?? DEFAULT_MAX_IMG_SECTORS) * entry + info };
 }

@@ -27,7 +27,9 @@
  * flash.size, blockLength and writeAlign are required; eraseValue defaults to 255. blockLength
  * and writeAlign are powers of two, writeAlign <= blockLength, size a multiple of blockLength
  * (at most 256 MiB). Up to 16 partitions, named with 1-31 of [A-Za-z0-9._-], unique, block
- * aligned, non-empty, inside the flash and not overlapping. The parser below reads strict JSON
+ * aligned, non-empty, inside the flash and not overlapping. A partition may give its own
+ * "blockLength", a power of two above the flash's, for flash whose sectors differ in size
+ * (STM32F4: 16, 64 and 128 KiB): it is then aligned to it and erased in whole units of it. The parser below reads strict JSON
  * (RFC 8259) and reports errors as "FILE:LINE:COLUMN: what".
  *
  * NOR rules: erase sets every byte of a block to eraseValue; a write may only move bits away from
@@ -55,6 +57,7 @@
 typedef struct {
 	char name[kMaxName];
 	uint32_t offset, size;
+	uint32_t blockLength; /* its erase unit; 0 in the JSON's absence: the flash's */
 } Partition;
 
 typedef struct {
@@ -414,26 +417,29 @@ static int jsonFlash(Json* j, Layout* layout)
 
 static int jsonPartition(Json* j, Partition* partition, int index)
 {
+	static const char* const keys[] = { "name", "offset", "size", "blockLength" };
 	int first = 1, more, seen = 0;
 	char key[64], what[48];
 	while ((more = jsonMember(j, &first, key, sizeof(key))) > 0) {
-		int bit = !strcmp(key, "name") ? 1 : !strcmp(key, "offset") ? 2 : !strcmp(key, "size") ? 4 : 0;
-		if (!bit) {
+		int i = 0;
+		while (i < 4 && strcmp(key, keys[i]))
+			i++;
+		if (i == 4) {
 			if (jsonSkip(j, 3))
 				return -1;
 			continue;
 		}
-		if (seen & bit)
+		if (seen & (1 << i))
 			return jsonFail(j, "partitions[%d].%s appears twice", index, key);
-		seen |= bit;
-		snprintf(what, sizeof(what), "partitions[%d].%s", index, bit == 1 ? "name" : bit == 2 ? "offset" : "size");
-		if (bit == 1 ? jsonString(j, partition->name, sizeof(partition->name), what)
-		             : jsonUnsigned(j, bit == 2 ? &partition->offset : &partition->size, what))
+		seen |= 1 << i;
+		snprintf(what, sizeof(what), "partitions[%d].%s", index, keys[i]);
+		uint32_t* number = i == 1 ? &partition->offset : i == 2 ? &partition->size : &partition->blockLength;
+		if (i == 0 ? jsonString(j, partition->name, sizeof(partition->name), what) : jsonUnsigned(j, number, what))
 			return -1;
 	}
 	if (more < 0)
 		return -1;
-	if (seen != 7)
+	if ((seen & 7) != 7)
 		return jsonFail(j, "partitions[%d] needs name, offset and size", index);
 	return 0;
 }
@@ -501,6 +507,12 @@ static int validName(const char* name)
 	return 1;
 }
 
+/* A partition's erase unit: its own blockLength (a board with mixed sector sizes) or the flash's. */
+static uint32_t partitionBlock(const Layout* l, const Partition* p)
+{
+	return p->blockLength ? p->blockLength : l->blockLength;
+}
+
 static int checkLayout(const char* file, const Layout* l)
 {
 	if (!isPowerOfTwo(l->blockLength))
@@ -515,8 +527,11 @@ static int checkLayout(const char* file, const Layout* l)
 		const Partition* p = &l->partitions[i];
 		if (!validName(p->name))
 			return failure(kSealdropFlashFailed, "%s: partition name \"%s\" is not 1-%d of [A-Za-z0-9._-]", file, p->name, kMaxName - 1);
-		if (p->offset % l->blockLength || p->size % l->blockLength || !p->size)
-			return failure(kSealdropFlashFailed, "%s: partition \"%s\" (offset %u, size %u) is not a non-empty run of whole %u-byte blocks", file, p->name, p->offset, p->size, l->blockLength);
+		uint32_t block = partitionBlock(l, p);
+		if (p->blockLength && (!isPowerOfTwo(p->blockLength) || p->blockLength < l->blockLength))
+			return failure(kSealdropFlashFailed, "%s: partition \"%s\": blockLength %u is not a power of two of at least flash.blockLength", file, p->name, p->blockLength);
+		if (p->offset % block || p->size % block || !p->size)
+			return failure(kSealdropFlashFailed, "%s: partition \"%s\" (offset %u, size %u) is not a non-empty run of whole %u-byte blocks", file, p->name, p->offset, p->size, block);
 		if ((uint64_t)p->offset + p->size > l->size)
 			return failure(kSealdropFlashFailed, "%s: partition \"%s\" ends at %llu, past the flash's %u bytes", file, p->name, (unsigned long long)p->offset + p->size, l->size);
 		for (int k = 0; k < i; k++) {
@@ -679,7 +694,7 @@ int sealdropFlashAreaOpen(const char* name, SealdropFlashArea* area)
 			continue;
 		area->offset = p->offset;
 		area->size = p->size;
-		area->blockLength = l->blockLength;
+		area->blockLength = partitionBlock(l, p);
 		area->writeAlign = l->writeAlign;
 		area->eraseValue = (uint8_t)l->eraseValue;
 		area->platform = (void*)p;

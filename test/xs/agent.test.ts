@@ -227,7 +227,7 @@ test("agent: after a reset, an image verified but not yet pending is still ready
 	agent.close();
 });
 
-test("agent: the largest image it takes never exceeds what the bootloader model's bootutil_max_image_size allows", async () => {
+test("agent: the largest image it takes is the bootloader model's bootutil_max_image_size", async () => {
 	wipe("primary", "secondary");
 	const primary = new Area("primary");
 	const secondary = new Area("secondary");
@@ -246,8 +246,11 @@ test("agent: the largest image it takes never exceeds what the bootloader model'
 					const agent = maxImageSize(config, slot);
 					const bootloader = model.maxImageSize(1);
 					const label = `${swap}, ${maxImgSectors} sectors, ENC TLV ${encTlvSize}: agent ${agent}, bootloader ${bootloader}`;
-					ok(agent <= bootloader, label);
-					ok(bootloader - agent < 2 * blockLength, `${label}: within the rounding to erase blocks`);
+					// the agent counts the saved ENC TLVs at their largest (129 bytes, 136 aligned), the model at this build's size (overwrite-only stops before them)
+					const savedTlvSlack = encTlvSize && swap !== "overwrite" ? 2 * (136 - Math.ceil(encTlvSize / 8) * 8) : 0;
+					ok(agent <= bootloader && bootloader - agent <= savedTlvSlack, label);
+					if (savedTlvSlack === 0) equal(agent, bootloader, label);
+					ok(agent % blockLength !== 0 || swap === "move", `${label}: under overwrite and scratch the image may share an erase block with the trailer`);
 				}
 			}
 		}
