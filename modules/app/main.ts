@@ -8,6 +8,8 @@
  *   out-of-tree Zephyr boards boards/<board>/host/provider.js): `device.io.Serial` and the
  *   board's default console pins in `device.Serial.default`.
  * - `mc/config` (documentation/tools/manifest.md, "config"): frozen build-time values.
+ * - ./system.ts: the board's reset and the partition the app runs from (ESP-IDF's
+ *   esp_ota_get_running_partition).
  * Not run on the Linux XS host: the simulator runs the same startDeviceApp from host/sim/device.ts.
  */
 import "./web-globals.js"; // first: modules below use TextEncoder, TextDecoder and timers as globals
@@ -16,7 +18,7 @@ import config from "mc/config";
 import { fromHex } from "sealdrop/image";
 import { parseBoardConfig } from "sealdrop/update";
 import { startDeviceApp, type UartPort } from "./app.js";
-import { restart } from "./restart.js";
+import { restart, runningPartition } from "./system.js";
 
 interface AppConfig {
 	board: { name: string; sealdrop: unknown };
@@ -31,8 +33,13 @@ interface AppConfig {
 const app = (config as { sealdrop?: AppConfig }).sealdrop;
 if (!app) throw new Error("sealdrop app: the build's config has no \"sealdrop\" section (include a board manifest from boards/)");
 
+const board = parseBoardConfig(app.board.name, app.board.sealdrop);
+// esp-idf boards: the OTA app running now, which the agent must never erase (otadata may name another)
+const runningApp = board.ota?.apps.indexOf(runningPartition() ?? "") ?? -1;
+
 startDeviceApp({
-	board: parseBoardConfig(app.board.name, app.board.sealdrop),
+	board,
+	...(runningApp >= 0 ? { runningApp } : {}),
 	trust: app.trust.map((hex) => hex.length === 64 ? { keyHash: fromHex(hex) } : { publicKey: fromHex(hex) }),
 	...(app.keyKind ? { keyKind: app.keyKind } : {}),
 	openUart: (onReadable) => new device.io.Serial({ ...device.Serial.default, ...app.uart, baud: app.baud ?? 115200, format: "buffer", onReadable }) as UartPort,
