@@ -4,17 +4,20 @@
  * the device (native/device-key.c: ids 0x00534400 + slot, usage DERIVE, algorithm
  * ECDH into HKDF-SHA256, never exportable), read by MCUboot through the same PSA ITS store the app
  * uses (Zephyr secure storage over ZMS in the "storage" partition; MCUboot built with
- * CONFIG_BOOT_USE_PSA_CRYPTO and CONFIG_SECURE_STORAGE, boards/nucleo_l4a6zg/mcuboot.conf).
+ * CONFIG_BOOT_ECDSA_PSA and CONFIG_SECURE_STORAGE, boards/nucleo_l4a6zg/mcuboot.conf).
  *
  * Why not boot_enc_retrieve_private_key(): that hook (boot/bootutil/src/encrypted.c, with
  * MCUBOOT_ENC_BUILTIN_KEY) must return the private key's BYTES (PKCS#8) for MCUboot to parse,
  * and the device key cannot be exported. MCUboot's unwrap entry point is
  *     int boot_decrypt_key(const uint8_t *buf, uint8_t *enckey);
- * (bootutil/enc_key.h), which this file implements for a build where MCUboot's own is left out
- * (MCUBOOT_USE_CUSTOM_CRYPTO's encrypted.c body, or a one-line patch guarding boot_decrypt_key
- * with a SEALDROP_ENC_KEY_HOOK define). Everything else of encrypted.c (AES-CTR over the
- * slot, key slots in the trailer) stays MCUboot's. THIS IS UNBUILT AND UNTESTED HERE: no Zephyr
- * or MCUboot tree in this repository.
+ * (bootutil/enc_key.h), which this file implements. On PSA builds (CONFIG_BOOT_ECDSA_PSA) MCUboot
+ * defines its own in encrypted_psa.c, unconditionally, reading a key built into the bootloader
+ * (bootutil_enc_key): the build needs a small MCUboot patch guarding that definition (and its
+ * bootutil_enc_key reference) with SEALDROP_ENC_KEY_HOOK, and this file added as an extra Zephyr
+ * module. MCUBOOT_USE_CUSTOM_CRYPTO does not fit: it removes all of encrypted.c and asks for a
+ * whole crypto layer. Everything else of encrypted.c (AES-CTR over the slot, key slots in the
+ * trailer) stays MCUboot's. Built and tested on Linux against mbedTLS's PSA only
+ * (test/unit/mcuboot-key-hook.test.ts); the patch and the MCUboot build are not done.
  *
  * Key rotation (modules/keys/rotation.ts): between `rotate` and the confirmation of an image
  * sealed for the new key, two device keys exist (the locked one and the new one, in two of the

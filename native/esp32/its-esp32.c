@@ -3,18 +3,20 @@
  *
  * PSA Crypto keeps persistent keys through the PSA Internal Trusted Storage API (psa_its_*,
  * PSA Certified Secure Storage API 1.0). Which ESP-IDF provides it depends on the version:
- * - ESP-IDF v6 (TF-PSA-Crypto / Mbed TLS 4): the platform provides PSA ITS over NVS; this file is
- *   compiled out (SEALDROP_ESP32_OWN_ITS undefined) and the key lands in the NVS partition the
- *   IDF configuration names.
+ * - ESP-IDF v6 (TF-PSA-Crypto / Mbed TLS 4), which the Moddable SDK targets: the platform provides
+ *   PSA ITS over NVS (components/mbedtls/port/psa_crypto_storage/esp_psa_its.c, namespace
+ *   "psa_its" in the default "nvs" partition, encrypted when CONFIG_NVS_ENCRYPTION is on); this
+ *   file is compiled out (SEALDROP_ESP32_OWN_ITS undefined).
  * - ESP-IDF v5.x (Mbed TLS 3.x): MBEDTLS_PSA_CRYPTO_STORAGE_C needs an ITS, and the stock one is a
- *   file store (MBEDTLS_PSA_ITS_FILE_C) that does not exist on the device. Define
- *   SEALDROP_ESP32_OWN_ITS and turn MBEDTLS_PSA_ITS_FILE_C off: this implements psa_its_* over
- *   NVS in the board's "sd_its" partition (boards/esp32/sdkconfig/partitions.csv), encrypted with
- *   NVS encryption (keys in nvs_keys, themselves under flash encryption).
+ *   file store (MBEDTLS_PSA_ITS_FILE_C) with no file system under it on the device. Define
+ *   SEALDROP_ESP32_OWN_ITS and turn MBEDTLS_PSA_ITS_FILE_C off (no Kconfig does that alone:
+ *   MBEDTLS_USER_CONFIG_FILE on the mbedtls component; not wired into Moddable's build): this
+ *   implements psa_its_* over NVS in the board's "sd_its" partition
+ *   (boards/esp32/sdkconfig/partitions.csv), encrypted with NVS encryption (keys in nvs_keys).
  * NVS API: https://docs.espressif.com/projects/esp-idf/en/latest/esp32/api-reference/storage/nvs_flash.html
  * (nvs_flash_secure_init_partition, nvs_open_from_partition, nvs_get_blob, nvs_set_blob,
  * nvs_erase_key, nvs_commit). nvs_commit is atomic per entry, which is what PSA asks of psa_its_set.
- * Not compiled in this repository.
+ * Checked with gcc -fsyntax-only against ESP-IDF v5.0.9 and v5.5.5 headers (README); not built.
  */
 #ifdef SEALDROP_ESP32_OWN_ITS
 
@@ -24,7 +26,7 @@
 #include "esp_partition.h"
 #include "nvs.h"
 #include "nvs_flash.h"
-#include "psa/internal_trusted_storage.h"
+#include "psa_crypto_its.h" /* Mbed TLS 3.x library/, on ESP-IDF v5's include path */
 
 #define ITS_PARTITION "sd_its"
 #define ITS_NAMESPACE "psa_its"
@@ -58,35 +60,6 @@ static psa_status_t entryName(psa_storage_uid_t uid, char name[16])
 		return PSA_ERROR_NOT_SUPPORTED;
 	snprintf(name, 16, "i%llx", (unsigned long long)uid);
 	return PSA_SUCCESS;
-}
-
-psa_status_t psa_its_set(psa_storage_uid_t uid, uint32_t data_length, const void* p_data, psa_storage_create_flags_t create_flags)
-{
-	char name[16];
-	nvs_handle_t handle;
-	psa_status_t status = entryName(uid, name);
-	if (PSA_SUCCESS != status || PSA_SUCCESS != (status = openIts(NVS_READWRITE, &handle)))
-		return status;
-	uint32_t stored;
-	size_t size = sizeof(stored);
-	if (ESP_OK == nvs_get_blob(handle, name, &stored, &size) && (stored & PSA_STORAGE_FLAG_WRITE_ONCE)) {
-		nvs_close(handle);
-		return PSA_ERROR_NOT_PERMITTED;
-	}
-	uint8_t* blob = malloc(FLAGS_SIZE + data_length);
-	if (!blob) {
-		nvs_close(handle);
-		return PSA_ERROR_INSUFFICIENT_MEMORY;
-	}
-	memcpy(blob, &create_flags, FLAGS_SIZE);
-	memcpy(blob + FLAGS_SIZE, p_data, data_length);
-	esp_err_t err = nvs_set_blob(handle, name, blob, FLAGS_SIZE + data_length);
-	if (ESP_OK == err)
-		err = nvs_commit(handle);
-	memset(blob, 0, FLAGS_SIZE + data_length);
-	free(blob);
-	nvs_close(handle);
-	return ESP_OK == err ? PSA_SUCCESS : ESP_ERR_NVS_NOT_ENOUGH_SPACE == err ? PSA_ERROR_INSUFFICIENT_STORAGE : PSA_ERROR_STORAGE_FAILURE;
 }
 
 /* The whole stored blob of `uid` (flags, then data) in a malloc'ed buffer the caller wipes and frees. */
@@ -147,6 +120,33 @@ psa_status_t psa_its_get_info(psa_storage_uid_t uid, struct psa_storage_info_t* 
 	p_info->size = (uint32_t)(size - FLAGS_SIZE);
 	p_info->flags = flags;
 	return PSA_SUCCESS;
+}
+
+psa_status_t psa_its_set(psa_storage_uid_t uid, uint32_t data_length, const void* p_data, psa_storage_create_flags_t create_flags)
+{
+	/* an entry created write-once stays (PSA ITS 1.0 psa_its_set) */
+	struct psa_storage_info_t info;
+	if (PSA_SUCCESS == psa_its_get_info(uid, &info) && (info.flags & PSA_STORAGE_FLAG_WRITE_ONCE))
+		return PSA_ERROR_NOT_PERMITTED;
+	char name[16];
+	nvs_handle_t handle;
+	psa_status_t status = entryName(uid, name);
+	if (PSA_SUCCESS != status || PSA_SUCCESS != (status = openIts(NVS_READWRITE, &handle)))
+		return status;
+	uint8_t* blob = malloc(FLAGS_SIZE + data_length);
+	if (!blob) {
+		nvs_close(handle);
+		return PSA_ERROR_INSUFFICIENT_MEMORY;
+	}
+	memcpy(blob, &create_flags, FLAGS_SIZE);
+	memcpy(blob + FLAGS_SIZE, p_data, data_length);
+	esp_err_t err = nvs_set_blob(handle, name, blob, FLAGS_SIZE + data_length);
+	if (ESP_OK == err)
+		err = nvs_commit(handle);
+	memset(blob, 0, FLAGS_SIZE + data_length);
+	free(blob);
+	nvs_close(handle);
+	return ESP_OK == err ? PSA_SUCCESS : ESP_ERR_NVS_NOT_ENOUGH_SPACE == err ? PSA_ERROR_INSUFFICIENT_STORAGE : PSA_ERROR_STORAGE_FAILURE;
 }
 
 psa_status_t psa_its_remove(psa_storage_uid_t uid)

@@ -4,9 +4,11 @@
  * entropy_get_entropy(), so native/entropy.c's health tests see the raw TRNG output rather than
  * a DRBG's:
  *   https://docs.zephyrproject.org/latest/hardware/peripherals/entropy.html
- * Without an entropy device the build falls back to sys_csrand_get() (CONFIG_CSPRNG_ENABLED),
+ * The board overlays enable it (&rng; the STM32 SoC files choose it but leave it disabled).
+ * Without an enabled entropy device the build falls back to sys_csrand_get(),
  *   https://docs.zephyrproject.org/latest/services/crypto/random/index.html
- * which is seeded from the same source. Kconfig: CONFIG_ENTROPY_GENERATOR (manifest.json).
+ * which Zephyr enables only over a real entropy source. Kconfig: CONFIG_ENTROPY_GENERATOR
+ * (manifest.json).
  * Not compiled in this repository.
  */
 #include "sealdrop-native.h"
@@ -18,7 +20,7 @@
 
 int sealdropEntropyPlatformFill(uint8_t* data, size_t size)
 {
-#if DT_HAS_CHOSEN(zephyr_entropy)
+#if DT_NODE_HAS_STATUS_OKAY(DT_CHOSEN(zephyr_entropy))
 	const struct device* dev = DEVICE_DT_GET(DT_CHOSEN(zephyr_entropy));
 	if (!device_is_ready(dev))
 		return -1;

@@ -6,8 +6,9 @@
  * (flash_get_page_info_by_offs, CONFIG_FLASH_PAGE_LAYOUT):
  *   https://docs.zephyrproject.org/latest/hardware/peripherals/flash.html
  * Partitions open by their devicetree `label` (boards/<board>/<board>.overlay: image-0, image-1,
- * image-scratch, sd-journal, sd-records, sd-keys), matched against a table built at compile time
- * from every fixed-partitions child, as Moddable's own flash-zephyr.c does.
+ * image-scratch, storage and the sd-* partitions of the journal, counters and key records),
+ * matched against a table built at compile time from every fixed-partitions child, as
+ * Moddable's own flash-zephyr.c does.
  *
  * Mixed sector sizes (STM32F4: 16/64/128 KiB): a partition must lie in sectors of one size, and
  * its blockLength is that size; open refuses a partition whose first and last sectors differ,
@@ -27,7 +28,8 @@ typedef struct {
 	uint8_t id;
 } PartitionName;
 
-#define SEALDROP_PARTITION(node) { DT_PROP(node, label), DT_FIXED_PARTITION_ID(node) },
+/* a partition without a label (another overlay's) gets NULL and is never matched */
+#define SEALDROP_PARTITION(node) { DT_PROP_OR(node, label, NULL), DT_FIXED_PARTITION_ID(node) },
 static const PartitionName gPartitions[] = {
 	DT_FOREACH_STATUS_OKAY_VARGS(fixed_partitions, DT_FOREACH_CHILD, SEALDROP_PARTITION)
 };
@@ -56,7 +58,7 @@ int sealdropFlashAreaOpen(const char* name, SealdropFlashArea* area)
 	const struct flash_area* fa = NULL;
 	size_t i;
 	for (i = 0; i < sizeof(gPartitions) / sizeof(gPartitions[0]); i++)
-		if (!strcmp(gPartitions[i].label, name))
+		if (gPartitions[i].label && !strcmp(gPartitions[i].label, name))
 			break;
 	if (i == sizeof(gPartitions) / sizeof(gPartitions[0])) {
 		snprintf(gError, sizeof(gError), "no partition labelled \"%s\" in the devicetree", name);
