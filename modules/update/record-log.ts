@@ -128,6 +128,8 @@ class LogBlocks {
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
 	#append = 0;        // offset in the active block where the next record goes
+	/** The record types the active block holds: a move or an owner's open skips reading it when none concern them. */
+	readonly #typesPresent = new Set<number>();
 
 	constructor(partition: string) {
 		try {
@@ -173,7 +175,7 @@ class LogBlocks {
 	/** The valid records of `types` in the active block, oldest first. */
 	recordsOf(types: readonly number[]): LogRecord[] {
 		const records: LogRecord[] = [];
-		if (this.#active >= 0) this.#scan(this.#active, (type, at, length) => {
+		if (types.some((type) => this.#typesPresent.has(type))) this.#scan(this.#active, (type, at, length) => {
 			if (types.includes(type)) records.push({ type, payload: this.#payload(this.#active, at, length) });
 		});
 		return records;
@@ -184,6 +186,7 @@ class LogBlocks {
 		if (this.#active < 0 || this.#append + this.#recordSize(payload.length) > this.#blockLength) this.rotate();
 		this.#write(this.#append, type, payload);
 		this.#append += this.#recordSize(payload.length);
+		this.#typesPresent.add(type);
 	}
 
 	/**
@@ -195,14 +198,17 @@ class LogBlocks {
 		const next = (previous + 1) % this.#blocks;
 		const generation = previous < 0 ? 1 : this.#generation + 1;
 		const claimed = (type: number) => [...this.owners].some((owner) => owner.types.includes(type));
+		const unclaimed = [...this.#typesPresent].some((type) => !claimed(type));
 		this.#flash.eraseBlock(next);
 		let at = this.#recordSize(4);
+		const present = new Set<number>();
 		const put = (type: number, payload: Uint8Array) => {
 			if (at + this.#recordSize(payload.length) > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
 			this.#writeIn(next, at, type, payload);
 			at += this.#recordSize(payload.length);
+			present.add(type);
 		};
-		if (previous >= 0) this.#scan(previous, (type, offset, length) => {
+		if (unclaimed) this.#scan(previous, (type, offset, length) => {
 			if (!claimed(type)) put(type, this.#payload(previous, offset, length));
 		});
 		for (const owner of this.owners) for (const record of owner === replacing ? records : owner.snapshot()) put(record.type, record.payload);
@@ -212,6 +218,8 @@ class LogBlocks {
 		this.#active = next;
 		this.#generation = generation;
 		this.#append = at;
+		this.#typesPresent.clear();
+		for (const type of present) this.#typesPresent.add(type);
 	}
 
 	#recordSize(payloadLength: number): number {
@@ -323,6 +331,6 @@ class LogBlocks {
 				this.#generation = generation;
 			}
 		}
-		if (this.#active >= 0) this.#append = this.#scan(this.#active);
+		if (this.#active >= 0) this.#append = this.#scan(this.#active, (type) => this.#typesPresent.add(type));
 	}
 }
