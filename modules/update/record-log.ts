@@ -163,12 +163,12 @@ class LogBlocks {
 	}
 
 	detach(owner: LogOwner): void {
-		this.owners.delete(owner);
+		if (!this.owners.delete(owner)) return; // closed twice
 		if (this.owners.size === 0) this.close();
 	}
 
 	close(): void {
-		openLogs.delete(this.#partition);
+		if (openLogs.get(this.#partition) === this) openLogs.delete(this.#partition);
 		this.#flash.close();
 	}
 

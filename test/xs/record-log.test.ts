@@ -116,9 +116,25 @@ test("record log: one open owner per record type; a closed owner's types can be 
 	throws(() => log.append(0x10, new Uint8Array(5)), { code: "E_USAGE" }, "appending another owner's type");
 	log.close();
 	first.close();
-	const second = new Journal(LOG);
-	second.close();
 	counters.close();
+	// an owner closed twice must not unregister the log another owner opened since
+	const journal = new Journal(LOG);
+	journal.close();
+	const later = new SecurityCounters(LOG);
+	journal.close();
+	const sharing = new Journal(LOG);
+	throws(() => new SecurityCounters(LOG), { code: "E_STATE" }, "the counters are still open in the same log");
+	sharing.startSession(session(9));
+	later.raise(3, 1);
+	sharing.recordBlock(0, chain(0));
+	sharing.close();
+	later.close();
+	const check = new SecurityCounters(LOG);
+	equal(check.get(3), 1);
+	check.close();
+	const read = new Journal(LOG);
+	equal(read.state?.blocks.has(0), true);
+	read.close();
 });
 
 test("record log: a reset by one owner keeps the others' records", () => {
