@@ -11,7 +11,7 @@
  * MCUBOOT_ENC_IMAGES with MCUBOOT_SWAP_SAVE_ENCTLV, BOOT_ENC_TLV_SIZE.
  */
 import Flash from "sealdrop/native/flash";
-import { alignDown, alignUp, BOOT_MAGIC_SIZE, fail, FLAG_SET, magicBlock, putU32, readTrailer, SwapType, trailerFieldBytes, trailerLayout, u32, type TrailerLayout } from "sealdrop/image";
+import { alignDown, alignUp, BOOT_MAGIC_SIZE, fail, FLAG_SET, magicBlock, putU32, readTrailer, SwapType, trailerFieldBytes, trailerLayout, u32, type FlagState, type MagicState, type TrailerLayout } from "sealdrop/image";
 
 /** loader.c BUF_SZ: boot_copy_region moves data in chunks of this many bytes, one write each. */
 export const COPY_CHUNK = 1024;
@@ -178,9 +178,6 @@ export class Trailer {
 		return this.layout.swapSizeOffset - (slot + 1) * encTlvAlignSize(this.g);
 	}
 }
-
-export type MagicState = "good" | "unset" | "bad";
-export type FlagState = "set" | "unset" | "bad";
 
 /** struct boot_swap_state. */
 export interface SwapState {

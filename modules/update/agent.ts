@@ -810,13 +810,15 @@ export class UpdateAgent {
 
 	#writer(s: Session, startBlock: number): SlotWriter {
 		const status = s.target.status();
+		// MCUboot slots: begin() and a resume erase the trailer's blocks before anything is written
+		const erasedFrom = s.mode === "esp-app" ? status.size : trailerFirstBlock(this.#board, s.target) * status.blockLength;
 		return new SlotWriter(s.target, startBlock * status.blockLength, (block, digest) => {
 			// d_k = SHA-256(d_(k-1) ‖ SHA-256(block k)): the journal's checkpoint for this block
 			s.chain.update(s.chainValue);
 			s.chain.update(digest);
 			s.chain.digest(s.chainValue);
 			this.#journal.recordBlock(block, s.chainValue.subarray(0, CHAIN_BYTES));
-		});
+		}, erasedFrom);
 	}
 
 	/** Body bytes at s.next: decrypt, hash, write. */

@@ -92,7 +92,7 @@ export function maxImageSize(board: BoardConfig, slot: Flash): number {
 /**
  * The first erase block holding trailer bytes (boot_get_first_trailer_sector): the agent erases
  * it and those after it to cancel anything pending. It may also hold the image's end, which the
- * slot writer then erases again before writing there.
+ * slot writer then writes without erasing it again.
  */
 export function trailerFirstBlock(board: BoardConfig, slot: Flash): number {
 	const t = trailerSizes(board, slot);

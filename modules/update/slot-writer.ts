@@ -24,14 +24,18 @@ export class SlotWriter {
 	#carried = 0;
 	#position: number;   // partition offset of the next byte
 	#erasedUpTo: number; // blocks below this offset were erased by this writer
+	readonly #erasedFrom: number; // blocks from this offset on were erased before the writer began
 	readonly #onBlock: (block: number, digest: Uint8Array) => void;
 
 	/**
 	 * @param flash an open partition
 	 * @param start where writing starts: a block boundary
 	 * @param onBlock called when block `block` is complete, with the SHA-256 of its bytes
+	 * @param erasedFrom a block boundary from which the partition is known erased and stays so
+	 *   until this writer writes there (the agent erased the trailer's blocks, which the image's
+	 *   end may share): those blocks are not erased again
 	 */
-	constructor(flash: Flash, start: number, onBlock: (block: number, digest: Uint8Array) => void) {
+	constructor(flash: Flash, start: number, onBlock: (block: number, digest: Uint8Array) => void, erasedFrom = flash.status().size) {
 		const status = flash.status();
 		if (start % status.blockLength) fail("E_USAGE", `slot writing must start on a block boundary, not at ${start}`);
 		this.#flash = flash;
@@ -42,6 +46,7 @@ export class SlotWriter {
 		this.#carry = new Uint8Array(this.#align);
 		this.#position = start;
 		this.#erasedUpTo = start;
+		this.#erasedFrom = erasedFrom;
 		this.#onBlock = onBlock;
 	}
 
@@ -84,7 +89,7 @@ export class SlotWriter {
 
 	#eraseAhead(offset: number): void {
 		while (offset >= this.#erasedUpTo) {
-			this.#flash.eraseBlock(this.#erasedUpTo / this.#blockLength);
+			if (this.#erasedUpTo < this.#erasedFrom) this.#flash.eraseBlock(this.#erasedUpTo / this.#blockLength);
 			this.#erasedUpTo += this.#blockLength;
 		}
 	}
