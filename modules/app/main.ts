@@ -12,13 +12,13 @@
  *   esp_ota_get_running_partition).
  * Not run on the Linux XS host: the simulator runs the same startDeviceApp from host/sim/device.ts.
  */
-import "./web-globals.js"; // first: modules below use TextEncoder, TextDecoder and timers as globals
+import "sealdrop/app/web-globals"; // first: modules below use TextEncoder, TextDecoder and timers as globals
 import device from "embedded:provider/builtin";
 import config from "mc/config";
 import { fromHex } from "sealdrop/image";
 import { parseBoardConfig } from "sealdrop/update";
-import { startDeviceApp, type UartPort } from "./app.js";
-import { restart, runningPartition } from "./system.js";
+import { startDeviceApp, type UartPort } from "sealdrop/app/app";
+import { restart, runningPartition } from "sealdrop/app/system";
 
 interface AppConfig {
 	board: { name: string; sealdrop: unknown };

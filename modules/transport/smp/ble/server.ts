@@ -13,8 +13,8 @@
 import BLEServer from "bleserver";
 import type { Characteristic } from "gatt";
 import { uuid } from "btutils";
-import { completeSmpPacketLength } from "./header.js";
-import type { SmpServer } from "./server.js";
+import { completeSmpPacketLength } from "../header.js";
+import type { SmpServer } from "../server.js";
 
 export const SMP_SERVICE_UUID = "8D53DC1D-1DB7-4CD3-868B-8A527460AA84";
 

@@ -1,0 +1,12 @@
+/**
+ * sealdrop/image — the MCUboot image format as device code: header, versions, TLV areas,
+ * trailer layout and a streaming parser. Uint8Array/DataView only, so it runs unchanged on XS.
+ */
+export * from "./image/errors.js";
+export * from "./image/bytes.js";
+export * from "./image/version.js";
+export * from "./image/header.js";
+export * from "./image/tlv.js";
+export * from "./image/trailer.js";
+export * from "./image/stream.js";
+export * from "./image/image.js";

@@ -1,0 +1,9 @@
+/**
+ * sealdrop/update — the device's update agent (agent.ts) and what it is built from: board
+ * configuration, MCUboot trailer writes, the resume journal, the trusted-signer check.
+ */
+export * from "./update/agent.js";
+export * from "./update/board.js";
+export { maxImageSize, readSlotTrailer, setConfirmed, setPending } from "./update/bootutil.js";
+export { checkSignature, sha256 } from "./update/signature.js";
+export { hashImage, readImageLayout, readSlotImage, type SlotImage, type SlotReader } from "./update/slot-image.js";

@@ -1,0 +1,337 @@
+// `npm run check:moddable`: the device app built by the real Moddable SDK (MODDABLE), as users
+// deploy it. Without MODDABLE it prints one line and exits 0 (`npm test` has the checks that need
+// no SDK: test/unit/moddable-build.test.ts).
+//
+// 1. lin: `mcconfig -m -p lin` of boards/lin (Moddable's Linux simulator: the app in mc.so, our
+//    native C compiled by mcconfig, linked against the system's mbedTLS), then run under mcsim
+//    (Xvfb when there is no DISPLAY) on a pty pair: it provisions its own key, serves SMP on its
+//    console, takes an upload sealed for that key, resets; MCUboot's model (`sealdrop sim reboot`)
+//    swaps; the app boots again on the new image and confirms it.
+// 2. esp32 (boards/esp32, boards/esp32s3): mcconfig writes the build; its makefile's own
+//    TypeScript, xsc and xsl steps run (goal files beside it, no ESP-IDF needed), then the whole
+//    build, which stops where ESP-IDF is needed unless IDF_PATH names one.
+// 3. zephyr (each boards/<board> with a ZEPHYR_BOARD): mcconfig writes the Zephyr project; tsc runs
+//    each per-file tsconfig mcconfig generated and xsc each result, as its CMake rules would;
+//    `west build` (Zephyr) does the rest, unless ZEPHYR_BASE names a workspace.
+// Options: --keep (leave the scratch folder), --only lin|esp32|zephyr, --record (write what the
+// SDK's own manifests contribute to each build to test/vectors/moddable-sdk/builds.json).
+// Exit: 0 every step as expected, 1 a step failed, 2 MODDABLE is not a usable SDK.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join, relative } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const cli = join(root, "bin", "sealdrop.js");
+const args = process.argv.slice(2);
+const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+const MODDABLE = process.env.MODDABLE;
+
+if (!MODDABLE) {
+	console.log("check:moddable: skipped (MODDABLE is not set; point it at a Moddable SDK with built tools to run the real mcconfig builds)");
+	process.exit(0);
+}
+const tools = join(MODDABLE, "build", "bin", "lin", "release");
+if (!existsSync(join(MODDABLE, "tools", "mcconfig.js"))) stop(`MODDABLE=${MODDABLE} is not a Moddable SDK (no tools/mcconfig.js)`);
+if (!existsSync(join(tools, "mcconfig"))) stop(`${join(tools, "mcconfig")} is missing: build the SDK's tools first (cd $MODDABLE/build/makefiles/lin && make)`);
+if (!existsSync(join(root, "node_modules", ".bin", "tsc")) || !existsSync(join(root, "build", "js", "host", "cli", "main.js"))) stop("run `npm run setup` first (the project's tsc and CLI)");
+
+const sdkVersion = readFileSync(join(MODDABLE, "tools", "VERSION"), "utf8").trim();
+const env = { ...process.env, PATH: [tools, join(root, "node_modules", ".bin"), process.env.PATH].join(delimiter) };
+const scratch = mkdtempSync(join(tmpdir(), "sealdrop-moddable-"));
+const results = [];
+const recorded = {};
+console.log(`check:moddable: Moddable SDK ${sdkVersion} at ${MODDABLE}; scratch ${scratch}`);
+
+function stop(message) {
+	console.error(`check:moddable: ${message}`);
+	process.exit(2);
+}
+
+/** Runs a command, its output into a log file; returns { status, log, tail }. */
+function run(name, command, commandArgs, options = {}) {
+	const log = join(scratch, `${name}.log`);
+	const started = process.hrtime.bigint();
+	const result = spawnSync(command, commandArgs, { cwd: options.cwd ?? root, env: { ...env, ...options.env }, encoding: "utf8", maxBuffer: 256 << 20, timeout: options.timeout ?? 30 * 60_000 });
+	const text = `$ ${[command, ...commandArgs].join(" ")}\n${result.stdout ?? ""}${result.stderr ?? ""}`;
+	writeFileSync(log, text);
+	const lines = text.split("\n").filter((l) => l.trim() && !/^# (xsc|tsc|cc|xsid|xsl|mcrez)\b|warning:|^\s*cannot optimize native/.test(l));
+	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+	return { status: result.status ?? 1, log, tail: lines.slice(-3).join(" | "), seconds, text };
+}
+
+function report(step, ok, detail) {
+	results.push({ step, ok });
+	console.log(`${ok ? "ok  " : "FAIL"} ${step}: ${detail}`);
+}
+
+function sealdrop(...cliArgs) {
+	const result = spawnSync(process.execPath, [cli, ...cliArgs], { cwd: scratch, encoding: "utf8", timeout: 180_000 });
+	if (result.status !== 0) throw new Error(`sealdrop ${cliArgs.join(" ")}: exit ${result.status}: ${(result.stderr || result.stdout).trim().split("\n").pop()}`);
+	return result.stdout;
+}
+
+/** The JavaScript module names mcconfig put in a build, from its modules folder or build files, split by origin. */
+function recordBuild(key, names) {
+	recorded[key] = { sdk: [...new Set(names.sdk)].sort(), ours: [...new Set(names.ours)].sort() };
+}
+
+// ---- 1. lin: build, run, update ---------------------------------------------------------------
+
+async function lin() {
+	const out = join(scratch, "lin");
+	mkdirSync(out);
+	sealdrop("keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
+	sealdrop("getpub", "-k", "sign.pem", "-e", "raw", "-o", "sign.pub.raw");
+	const product = join(scratch, "product.json");
+	writeFileSync(product, JSON.stringify({
+		include: [join(root, "boards", "lin", "manifest.json")],
+		config: { sealdrop: { trust: [readFileSync(join(scratch, "sign.pub.raw")).toString("hex")] } },
+	}, null, "\t"));
+	const build = run("mcconfig-lin", join(tools, "mcconfig"), ["-m", "-p", "lin", "-o", out, product]);
+	const so = findFile(out, "mc.so");
+	const built = build.status === 0 && !!so;
+	report("mcconfig -m -p lin boards/lin (product manifest with a trusted key)", built, built ? `mc.so ${statSync(so).size} bytes in ${build.seconds.toFixed(0)} s` : `exit ${build.status}: ${build.tail} (log ${build.log})`);
+	if (!built) return;
+	const modulesDir = findDir(out, "modules");
+	if (modulesDir) recordBuild("lin boards/lin", splitNames(listXsb(modulesDir)));
+	await runLin(so);
+}
+
+function listXsb(dir, prefix = "") {
+	const names = [];
+	for (const name of readdirSync(dir)) {
+		const full = join(dir, name);
+		if (statSync(full).isDirectory()) names.push(...listXsb(full, `${prefix}${name}/`));
+		else if (name.endsWith(".xsb")) names.push(prefix + name.slice(0, -4));
+	}
+	return names.map((n) => n.startsWith("~.") ? n.slice(2).replace("/", ":") : n);
+}
+
+/** Splits module names into ours (sealdrop/*, the @noble modules our manifest names, the app's main) and the SDK's. */
+function splitNames(names) {
+	const ours = new Set();
+	for (const name of names) if (name.startsWith("sealdrop/") || name.startsWith("@noble/") || name === "main") ours.add(name);
+	return { sdk: names.filter((n) => !ours.has(n)), ours: [...ours] };
+}
+
+/** Two ptys whose masters relay to each other: the app opens one slave, `sealdrop smp --serial` the other. */
+function ptyPair() {
+	const helper = spawn("python3", ["-u", "-c", `
+import os, pty, tty, select, sys
+a, sa = pty.openpty(); b, sb = pty.openpty()
+tty.setraw(sa); tty.setraw(sb)
+print(os.ttyname(sa), os.ttyname(sb), flush=True)
+while True:
+    r, _, _ = select.select([a, b, sys.stdin], [], [])
+    if sys.stdin in r and not os.read(sys.stdin.fileno(), 1): break
+    for src, dst in ((a, b), (b, a)):
+        if src in r:
+            try: os.write(dst, os.read(src, 4096))
+            except OSError: pass
+`], { stdio: ["pipe", "pipe", "inherit"] });
+	return new Promise((resolve, reject) => {
+		helper.on("error", () => reject(new Error("python3 is needed for the pty pair")));
+		let line = "";
+		const onData = (d) => {
+			line += d.toString();
+			if (!line.includes("\n")) return;
+			helper.stdout.off("data", onData);
+			const [device, host] = line.trim().split(" ");
+			resolve({ device, host, close: () => helper.stdin.end() });
+		};
+		helper.stdout.on("data", onData);
+		helper.on("exit", (status) => reject(new Error(`the pty helper stopped (exit ${status}): ${line.trim()}`)));
+	});
+}
+
+async function display() {
+	if (process.env.DISPLAY) return { DISPLAY: process.env.DISPLAY, close() {} };
+	if (spawnSync("sh", ["-c", "command -v Xvfb"]).status !== 0) throw new Error("mcsim needs a display: set DISPLAY or install Xvfb (apt-get install xvfb)");
+	const number = 90 + (process.pid % 9);
+	const xvfb = spawn("Xvfb", [`:${number}`, "-screen", "0", "640x480x24"], { stdio: "ignore" });
+	await sleep(1000);
+	return { DISPLAY: `:${number}`, close: () => xvfb.kill() };
+}
+
+async function runLin(so) {
+	const device = join(scratch, "device");
+	writeFileSync(join(scratch, "app-1.0.bin"), Buffer.alloc(96 * 1024, 0x5a));
+	writeFileSync(join(scratch, "app-1.1.bin"), Buffer.alloc(128 * 1024, 0xa5));
+	sealdrop("sign", "-k", "sign.pem", "-v", "1.0.0", "-H", "0x200", "--pad-header", "-S", "0x60000", "app-1.0.bin", "factory.bin");
+	// The simulator's folder (device.json, layout.json) so `sealdrop sim reboot` can run MCUboot's model on
+	// the same flash; then a factory's flash: erased, 1.0.0 in the primary slot, no device key yet, which
+	// the Moddable app makes at its first boot (its PSA key store in state/, its records in flash).
+	sealdrop("sim", "init", "--dir", device, "--board", "sim", "--trust", "sign.pem");
+	const layout = JSON.parse(readFileSync(join(device, "layout.json"), "utf8"));
+	const flash = Buffer.alloc(layout.flash.size, layout.flash.eraseValue);
+	readFileSync(join(scratch, "factory.bin")).copy(flash, layout.partitions.find((p) => p.name === "primary").offset);
+	writeFileSync(join(device, "flash.bin"), flash);
+	const state = join(device, "state");
+	for (const f of readdirSync(state)) rmSync(join(state, f), { recursive: true });
+	const screen = await display();
+	const pty = await ptyPair();
+	const appEnv = { ...env, DISPLAY: screen.DISPLAY, SEALDROP_LAYOUT: join(device, "layout.json"), SEALDROP_FLASH: join(device, "flash.bin"), SEALDROP_CONSOLE: pty.device };
+	let app;
+	const boot = async () => {
+		app = spawn(join(tools, "mcsim"), [so], { cwd: state, env: appEnv, stdio: "ignore" });
+		await sleep(2000);
+	};
+	const smp = (...a) => sealdrop("smp", ...a.slice(0, 1), "--serial", pty.host, ...a.slice(1));
+	try {
+		await boot();
+		const echo = smp("echo", "hello from check:moddable").trim();
+		report("run: mcsim boots the app; SMP echo on its console", echo === "hello from check:moddable", JSON.stringify(echo));
+		smp("pubkey", "-e", "pem", "-o", join(scratch, "device.pub.pem"));
+		const keyFiles = readdirSync(state);
+		report("run: the app provisioned its own device key (PSA store beside it)", keyFiles.length > 0, `${keyFiles.join(", ")}; public key read over SMP`);
+		sealdrop("sign", "-k", "sign.pem", "-v", "1.1.0", "-H", "0x200", "--pad-header", "-S", "0x60000", "app-1.1.bin", "firmware.bin");
+		sealdrop("wrap", "-k", "sign.pem", "-S", "0x61000", "firmware.bin", "release.bin");
+		sealdrop("seal", "--device-pub", "device.pub.pem", "-o", "sealed.bin", "release.bin");
+		const started = process.hrtime.bigint();
+		smp("upload", "sealed.bin");
+		const uploadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+		const before = JSON.parse(smp("state", "-f", "json"));
+		const secondary = before.images.find((i) => i.slot === 1);
+		report("run: smp upload of a sealed 1.1.0; the agent decrypts, verifies and installs it", secondary?.version?.startsWith("1.1.0"), `${(statSync(join(scratch, "sealed.bin")).size / 1024).toFixed(0)} KiB in ${uploadSeconds.toFixed(1)} s; slot 1 holds ${secondary?.version}`);
+		smp("test", secondary.hash);
+		const marked = JSON.parse(smp("state", "-f", "json")).images.find((i) => i.slot === 1);
+		report("run: smp test marks it pending", marked?.pending === true, `slot 1 ${marked?.version} pending=${marked?.pending}`);
+		smp("reset");
+		const exited = await new Promise((resolve) => { const t = setTimeout(() => resolve(false), 10_000); app.once("exit", () => { clearTimeout(t); resolve(true); }); });
+		sealdrop("sim", "reboot", "--dir", device);
+		await boot();
+		const after = JSON.parse(smp("state", "-f", "json"));
+		const primary = after.images.find((i) => i.slot === 0);
+		report("run: reset, MCUboot's model swaps, the app boots 1.1.0", exited && primary?.version?.startsWith("1.1.0"), `app exited on reset: ${exited}; slot 0 ${primary?.version} active=${primary?.active} confirmed=${primary?.confirmed}`);
+		if (!primary?.confirmed) smp("confirm");
+		const confirmed = JSON.parse(smp("state", "-f", "json")).images.find((i) => i.slot === 0);
+		report("run: 1.1.0 confirmed", confirmed?.version?.startsWith("1.1.0") && confirmed.confirmed === true, `slot 0 ${confirmed?.version} confirmed=${confirmed?.confirmed}`);
+	} catch (e) {
+		report("run", false, e.message);
+	} finally {
+		app?.kill();
+		pty.close();
+		screen.close();
+	}
+}
+
+// ---- 2. esp32 ------------------------------------------------------------------------------------
+
+const GOALS = `# Goals over mcconfig's generated makefile: its own TypeScript, xsc and xsl steps, nothing of ESP-IDF.
+sealdrop-xsl: $(MODULES)
+\t@mkdir -p $(TMP_DIR)/sealdrop-xsl
+\txsl -b $(MODULES_DIR) -o $(TMP_DIR)/sealdrop-xsl $(PRELOADS) $(STRIPS) $(CREATION) $(MODULES)
+sealdrop-names:
+\t@echo $(MODULES)
+`;
+
+function esp32(board, platform) {
+	const out = join(scratch, board);
+	mkdirSync(out);
+	const manifest = join(root, "boards", board, "manifest.json");
+	const generate = run(`mcconfig-${board}`, join(tools, "mcconfig"), ["-p", platform, "-o", out, manifest]);
+	const makefile = findFile(out, "makefile");
+	report(`mcconfig -p ${platform} boards/${board}: manifests resolve, build files written`, generate.status === 0 && !!makefile, generate.status === 0 ? relative(scratch, makefile ?? "?") : `exit ${generate.status}: ${generate.tail}`);
+	if (!makefile) return;
+	const goals = join(dirname(makefile), "sealdrop-goals.mk");
+	writeFileSync(goals, GOALS);
+	// the makefile reads ESP-IDF's version when it is parsed; these goals need none of ESP-IDF
+	const idf = process.env.IDF_PATH ? [] : ["IDF_PATH=/nonexistent", "IDF_VERSION=none"];
+	const js = run(`make-${board}-js`, "make", ["-f", makefile, "-f", goals, ...idf, "sealdrop-xsl"], { cwd: dirname(makefile) });
+	const linked = /### (\d+) instances, (\d+) keys/.exec(js.text);
+	report(`  ${platform}: mcconfig's tsc, xsc and xsl steps (its makefile's rules)`, js.status === 0 && !!linked, js.status === 0 ? `xsl linked: ${linked?.[1]} instances, ${linked?.[2]} keys` : `exit ${js.status}: ${js.tail} (log ${js.log})`);
+	const names = run(`make-${board}-names`, "make", ["-s", "-f", makefile, "-f", goals, ...idf, "sealdrop-names"], { cwd: dirname(makefile) });
+	const modulesDir = findDir(out, "modules");
+	if (modulesDir) recordBuild(`${platform} boards/${board}`, splitNames(listXsb(modulesDir)));
+	const whole = run(`make-${board}`, "make", ["-f", makefile], { cwd: dirname(makefile), env: process.env.IDF_PATH ? {} : { IDF_PATH: "" } });
+	const idfStop = /IDF_PATH not set|ESP-IDF|idf\.py/.test(whole.tail);
+	report(`  ${platform}: the whole build`, whole.status === 0 || (!process.env.IDF_PATH && idfStop), whole.status === 0 ? "built" : `stops where ESP-IDF is needed: ${whole.tail}`);
+}
+
+function findFile(dir, name) {
+	for (const entry of readdirSync(dir)) {
+		const full = join(dir, entry);
+		if (entry === name && statSync(full).isFile()) return full;
+		if (statSync(full).isDirectory() && entry !== "modules") {
+			const found = findFile(full, name);
+			if (found) return found;
+		}
+	}
+	return undefined;
+}
+
+function findDir(dir, name) {
+	for (const entry of readdirSync(dir)) {
+		const full = join(dir, entry);
+		if (!statSync(full).isDirectory()) continue;
+		if (entry === name) return full;
+		const found = findDir(full, name);
+		if (found) return found;
+	}
+	return undefined;
+}
+
+// ---- 3. zephyr -----------------------------------------------------------------------------------
+
+function zephyr(board) {
+	const out = join(scratch, board);
+	mkdirSync(out);
+	const zephyrEnv = process.env.ZEPHYR_BASE ? {} : { ZEPHYR_BASE: join(scratch, "no-zephyr") };
+	const generate = run(`mcconfig-${board}`, join(tools, "mcconfig"), ["-p", `zephyr:./boards/${board}`, "-o", out, join(root, "modules", "app", "manifest.json")], { env: zephyrEnv });
+	const cmake = findFile(out, "CMakeLists.txt");
+	report(`mcconfig -p zephyr:./boards/${board}: manifests resolve, Zephyr project written`, generate.status === 0 && !!cmake, generate.status === 0 ? relative(scratch, cmake ?? "?") : `exit ${generate.status}: ${generate.tail}`);
+	if (!cmake) return;
+	const text = readFileSync(cmake, "utf8");
+	const modulesDir = join(dirname(cmake), "modules");
+	// what mcconfig's CMake rules run for each of our TypeScript modules: tsc -p <per-file tsconfig>, then xsc
+	const rules = [...text.matchAll(/list\(APPEND TYPESCRIPT_SOURCE_FILES\s+(\S+)\s+\)\s+list\(APPEND TYPESCRIPT_CONVERTED_FILES\s+(\S+)\s+\)\s+list\(APPEND TYPESCRIPT_TSCONFIG_FILES\s+"(\S+)"\s+\)[\s\S]*?COMMAND xsc \$\{the_source\}\s+(.*?) -o \$\{the_output\} -r (\S+)/g)]
+		.filter((m) => m[1].startsWith(root));
+	const vars = { "${MODULES_DIR}": modulesDir, "${TMP_DIR}": dirname(cmake) };
+	const expand = (s) => s.replace(/\$\{(MODULES_DIR|TMP_DIR)\}/g, (v) => vars[v]);
+	const failed = [];
+	let compiled = 0;
+	for (const [, source, converted, tsconfig, xscFlags] of rules) {
+		const tsc = run(`tsc-${board}-${relative(root, source).replaceAll("/", "_")}`, "tsc", ["-p", expand(tsconfig)], { cwd: modulesDir });
+		if (tsc.status !== 0) { failed.push(`${relative(root, source)}: ${tsc.tail}`); continue; }
+		const js = expand(converted);
+		const xsb = run(`xsc-${board}-${relative(root, source).replaceAll("/", "_")}`, "xsc", [js, ...xscFlags.trim().split(/\s+/), "-o", join(scratch, board, "xsb")], { cwd: modulesDir });
+		if (xsb.status !== 0) failed.push(`${relative(root, source)} (xsc): ${xsb.tail}`);
+		else compiled++;
+	}
+	const onlyDevicetree = failed.length === 1 && failed[0].startsWith("modules/app/main.ts") && /embedded:provider\/builtin/.test(failed[0]);
+	report(`  zephyr/${board}: mcconfig's tsc and xsc on our ${rules.length} TypeScript modules`, rules.length > 0 && (failed.length === 0 || onlyDevicetree),
+		`${compiled} compiled${failed.length ? `; ${onlyDevicetree ? "main.ts waits for mc.devicetree.d.ts, which the Zephyr build generates from the board's devicetree" : failed.join("; ")}` : ""}`);
+	const names = [...text.matchAll(/list\(APPEND mMODULES \$\{MODULES_DIR\}\/(\S+)\.xsb\)/g)].map((m) => m[1]).map((n) => n.startsWith("~.") ? n.slice(2).replace("/", ":") : n);
+	recordBuild(`zephyr/${board} modules/app`, splitNames(names));
+	report(`  zephyr/${board}: the rest (Zephyr's devicetree, the C, the link)`, true, process.env.ZEPHYR_BASE ? "run `west build` in the generated project" : "stops at `west build`: needs a Zephyr workspace (ZEPHYR_BASE)");
+}
+
+// ---- run ----------------------------------------------------------------------------------------
+
+try {
+	if (!only || only === "lin") await lin();
+	if (!only || only === "esp32") {
+		esp32("esp32", "esp32");
+		esp32("esp32s3", "esp32/esp32s3");
+	}
+	if (!only || only === "zephyr") {
+		for (const board of readdirSync(join(root, "boards"))) {
+			const m = join(root, "boards", board, "manifest.json");
+			if (existsSync(m) && JSON.parse(readFileSync(m, "utf8")).build?.ZEPHYR_BOARD) zephyr(board);
+		}
+	}
+} finally {
+	if (args.includes("--record")) {
+		const file = join(root, "test", "vectors", "moddable-sdk", "builds.json");
+		mkdirSync(dirname(file), { recursive: true });
+		writeFileSync(file, JSON.stringify({ sdk: `Moddable SDK ${sdkVersion}`, recordedBy: "npm run check:moddable -- --record", builds: recorded }, null, "\t") + "\n");
+		console.log(`recorded ${Object.keys(recorded).length} builds' module names in ${relative(root, file)}`);
+	}
+	if (!args.includes("--keep")) rmSync(scratch, { recursive: true, force: true });
+}
+const failures = results.filter((r) => !r.ok).length;
+console.log(`check:moddable: ${results.length - failures} of ${results.length} steps as expected${failures ? `; ${failures} failed` : ""}`);
+process.exit(failures ? 1 : 0);
