@@ -126,3 +126,10 @@ export function parseInteger(text: string, what: string): number {
 	if (!Number.isSafeInteger(value)) fail("E_USAGE", `${what} must be an integer (decimal or 0x hex), not "${text}"`);
 	return value;
 }
+
+/** parseInteger within [min, max]: a value out of range is E_USAGE, not a failure deeper down. */
+export function parseIntegerIn(text: string, what: string, min: number, max: number): number {
+	const value = parseInteger(text, what);
+	if (value < min || value > max) fail("E_USAGE", `${what} takes ${min} to ${max}, not ${text}`);
+	return value;
+}

@@ -59,10 +59,62 @@ function groupUsage(group: CommandSpec): string {
 	].join("\n");
 }
 
+/**
+ * A group's arguments with the options typed before the command moved after it, as users type
+ * them (`sealdrop smp --udp 127.0.0.1:1337 upload sealed.bin`): the first argument that is not an
+ * option or an option's value names the command. Option arities come from the group's commands.
+ */
+export function commandFirst(group: CommandSpec, rest: string[]): string[] {
+	const arity = new Map<string, number>();
+	for (const sub of group.subcommands ?? []) for (const o of sub.options) {
+		const n = o.arity ?? 1;
+		arity.set(`--${o.long}`, Math.max(arity.get(`--${o.long}`) ?? 0, n));
+		if (o.short) arity.set(`-${o.short}`, Math.max(arity.get(`-${o.short}`) ?? 0, n));
+	}
+	let i = 0;
+	while (i < rest.length && rest[i].startsWith("-") && rest[i] !== "--" && !["-h", "--help"].includes(rest[i])) {
+		const arg = rest[i];
+		const inline = arg.startsWith("--") ? arg.includes("=") : arg.length > 2;
+		i += 1 + (inline ? 0 : arity.get(arg) ?? 0);
+	}
+	if (i === 0 || i >= rest.length) return rest;
+	return [rest[i], ...rest.slice(0, i), ...rest.slice(i + 1)];
+}
+
+/** The command `argv` names (a group's subcommand included) and its arguments, or undefined. */
+function resolve(argv: string[]): { command: CommandSpec; args: string[] } | undefined {
+	let command = COMMANDS.find((c) => c.name === argv[0]);
+	let args = argv.slice(1);
+	while (command?.subcommands) {
+		args = commandFirst(command, args);
+		const sub: CommandSpec | undefined = command.subcommands.find((c) => c.name === args[0]);
+		if (!sub) return undefined;
+		command = sub;
+		args = args.slice(1);
+	}
+	return command ? { command, args } : undefined;
+}
+
+/** Whether the command asked for `-f json` (and has it): its failures then print JSON on stdout too. */
+function wantsJson(argv: string[]): boolean {
+	const found = resolve(argv);
+	if (!found || !found.command.options.some((o) => o.long === "format")) return false;
+	let json = false;
+	const { args } = found;
+	for (let i = 0; i < args.length; i++) {
+		const a = args[i];
+		if (a === "--") break;
+		if (a === "-f" || a === "--format") json = args[++i] === "json";
+		else if (a.startsWith("--format=")) json = a.slice(9) === "json";
+		else if (a.startsWith("-f") && !a.startsWith("--")) json = a.slice(2) === "json";
+	}
+	return json;
+}
+
 /** Not async: a command that fails before its first await throws while main()'s caller still listens. */
 function runCommand(command: CommandSpec, rest: string[]): Promise<number> | number {
 	if (command.subcommands) {
-		const [name, ...more] = rest;
+		const [name, ...more] = commandFirst(command, rest);
 		if (!name || name === "-h" || name === "--help" || name === "help") {
 			process.stdout.write(groupUsage(command));
 			if (name) return EXIT.OK;
@@ -106,11 +158,17 @@ export async function main(argv: string[]): Promise<number> {
 		}
 		return await runCommand(command, rest);
 	} catch (e) {
+		// `-f json`: the failure as JSON on stdout too, so a script reading stdout sees it
+		const json = (code: string, message: string) => {
+			if (wantsJson(argv)) process.stdout.write(JSON.stringify({ ok: false, code, message }) + "\n");
+		};
 		if (e instanceof SealdropError) {
 			process.stderr.write(`sealdrop: ${e.code}: ${e.message}\n`);
+			json(e.code, e.message);
 			return EXIT_CODES[e.code] ?? EXIT.INTERNAL;
 		}
 		const err = e as Error;
+		json("E_INTERNAL", err?.message ?? String(e));
 		process.stderr.write(`sealdrop: internal error: ${err?.message ?? String(e)}${process.env.SEALDROP_DEBUG ? `\n${err?.stack}` : " (set SEALDROP_DEBUG=1 for a stack trace)"}\n`);
 		return EXIT.INTERNAL;
 	}

@@ -21,6 +21,11 @@ export class SmpTimeoutError extends Error {
 	override name = "SmpTimeoutError";
 }
 
+/** The packet size asked for leaves no room for data. */
+export class SmpSizeError extends Error {
+	override name = "SmpSizeError";
+}
+
 export interface RequestOptions {
 	/** Milliseconds to wait for each try (default 2500). */
 	timeout?: number;
@@ -31,11 +36,53 @@ export interface RequestOptions {
 export interface UploadOptions {
 	image?: number;
 	upgrade?: boolean;
-	/** The largest SMP packet to send (default: the link's MTU; either way at most the device's buf_size and what the link can carry). */
+	/** The largest SMP packet to send (default: what the device takes, packetLimit()). Never more than the device's buf_size allows on this link. */
 	mtu?: number;
-	/** The most image bytes per request (default: as many as the MTU leaves room for). */
+	/** The most image bytes per request (default: as many as the packet has room for). */
 	chunkSize?: number;
+	/** Milliseconds to wait for the first chunk's answer (default 40 s: a device may erase the slot first) and for the others' (default 2500, 4 tries). */
+	firstTimeout?: number;
+	timeout?: number;
 	onProgress?: (offset: number, total: number) => void;
+	/** What the client changed on its own, one line for the user (a smaller packet after a timeout). */
+	onNotice?: (message: string) => void;
+}
+
+export interface UploadResult {
+	/** Bytes the device already held when the upload started (a resumed upload), else 0. */
+	resumedFrom: number;
+	chunks: number;
+	/** The SMP packet size the upload started with, and the one it ended with (smaller after a timeout). */
+	packetSize: number;
+	finalPacketSize: number;
+}
+
+/**
+ * Zephyr's default buf_size (Kconfig MCUMGR_TRANSPORT_NETBUF_SIZE, default 384 unless the
+ * application sets it: zephyr subsys/mgmt/mcumgr/transport/Kconfig): the buffer an upload steps
+ * down to when a larger packet went unanswered.
+ */
+export const ZEPHYR_DEFAULT_BUF_SIZE = 384;
+/** The smallest packet an upload steps down to: a first chunk (header, len, sha, off) and some data fit. */
+const MIN_PACKET = 128;
+
+/**
+ * The largest SMP packet a device takes on `link`: its buf_size less what the link's framing
+ * puts in the same buffer (SmpLink.framing: 4 on a serial line, so 1020 for the 1024 of a
+ * Zephyr app with CONFIG_MCUMGR_TRANSPORT_NETBUF_SIZE=1024, measured on a real one: 1020 answered,
+ * 1021 dropped). A device without OS params (MCUboot's serial recovery) gets the link's default,
+ * `link.mtu`: on a serial line MCUboot's default receive size less the framing, 1020. An explicit
+ * `mtu` is capped by the device's own figure, else only by what the link can carry.
+ */
+export function packetLimit(link: Pick<SmpLink, "framing" | "mtu" | "maxMtu">, bufSize: number | undefined, mtu?: number): number {
+	const device = bufSize === undefined ? undefined : bufSize - link.framing;
+	return Math.min(mtu ?? device ?? link.mtu, device ?? Infinity, link.maxMtu);
+}
+
+/** The packet size to try after `size` went unanswered: Zephyr's default buffer if below it, else half, never below MIN_PACKET. */
+export function smallerPacket(size: number, framing: number): number {
+	const zephyrDefault = ZEPHYR_DEFAULT_BUF_SIZE - framing;
+	return Math.max(MIN_PACKET, size > zephyrDefault ? zephyrDefault : Math.floor(size / 2));
 }
 
 export class SmpClient {
@@ -76,7 +123,7 @@ export class SmpClient {
 		} finally {
 			this.#waiting.delete(sequence);
 		}
-		throw new SmpTimeoutError(`no answer from the device after ${tries} tries of ${timeout} ms (group ${group}, command ${command})`);
+		throw new SmpTimeoutError(`no answer from the device (${this.#link.name}) after ${tries} ${tries === 1 ? "try" : "tries"} of ${timeout} ms (group ${group}, command ${command})`);
 	}
 
 	read(group: number, command: number, body: CborMap = {}, options?: RequestOptions): Promise<CborMap> {
@@ -99,14 +146,19 @@ export class SmpClient {
 	}
 
 	/**
-	 * Uploads an image (§5.3, §10): chunks as large as the MTU allows, `len`/`sha`/`image`/`upgrade`
-	 * on the chunk at offset 0, then wherever each response's `off` points. Resumes a session the
-	 * device already holds (same `sha`). Returns how many bytes the device already held (a resumed upload) and the chunks sent.
+	 * Uploads an image (§5.3, §10): chunks as large as the device takes (packetLimit()),
+	 * `len`/`sha`/`image`/`upgrade` on the chunk at offset 0, then wherever each response's `off`
+	 * points. Resumes a session the device already holds (same `sha`). A chunk that goes
+	 * unanswered is sent once more in a smaller packet (smallerPacket(), said through
+	 * `onNotice`) before the upload gives up: a device whose buffer is smaller than it said, or
+	 * than the default assumed, drops a packet too large for it without a word.
 	 */
-	async upload(bytes: Uint8Array, options: UploadOptions = {}): Promise<{ resumedFrom: number; chunks: number }> {
+	async upload(bytes: Uint8Array, options: UploadOptions = {}): Promise<UploadResult> {
 		const sha = new Uint8Array(createHash("sha256").update(bytes).digest());
 		const params = await this.params();
-		const mtu = Math.min(options.mtu ?? this.#link.mtu, params?.bufSize ?? Infinity, this.#link.maxMtu);
+		const packetSize = packetLimit(this.#link, params?.bufSize, options.mtu);
+		let mtu = packetSize;
+		let shrunk = false;
 		let off = 0;
 		let chunks = 0;
 		/** Bytes the device holds (by its account after the first chunk, then the chunks it took): the progress figure. */
@@ -118,9 +170,20 @@ export class SmpClient {
 			// what the request costs without data, plus the byte string's own head (at most 3 bytes below 65536)
 			const overhead = SMP_HEADER_SIZE + encodeCbor({ ...fields, data: new Uint8Array(0) }).length + 2;
 			const room = mtu - overhead;
-			if (room < (off === 0 ? 32 : 1)) throw new Error(`an MTU of ${mtu} bytes leaves no room for image data (the first chunk needs 32 bytes)`);
+			if (room < (off === 0 ? 32 : 1)) throw new SmpSizeError(`an SMP packet of ${mtu} bytes leaves no room for image data (the first chunk needs ${overhead + 32})`);
 			const data = bytes.subarray(off, Math.min(bytes.length, off + room, off + (options.chunkSize ?? Infinity)));
-			const response = await this.write(SmpGroupId.IMAGE, 1, { ...fields, data }, { timeout: off === 0 ? 40_000 : 2500, tries: off === 0 ? 2 : 4 });
+			const timing = off === 0 ? { timeout: options.firstTimeout ?? 40_000, tries: 1 } : { timeout: options.timeout ?? 2500, tries: 4 };
+			let response: CborMap;
+			try {
+				response = await this.write(SmpGroupId.IMAGE, 1, { ...fields, data }, timing);
+			} catch (e) {
+				const smaller = smallerPacket(mtu, this.#link.framing);
+				if (!(e instanceof SmpTimeoutError) || shrunk || smaller >= mtu) throw e;
+				shrunk = true;
+				options.onNotice?.(`no answer to a ${SMP_HEADER_SIZE + encodeCbor({ ...fields, data }).length}-byte upload packet at offset ${off}: sending ${smaller}-byte packets from here (--mtu ${smaller} skips this)`);
+				mtu = smaller;
+				continue;
+			}
 			chunks++;
 			if (typeof response.off !== "number") throw new Error("the device's upload response has no \"off\"");
 			if (response.match === false) throw new Error("the device reports that the uploaded image does not match its sha");
@@ -133,7 +196,7 @@ export class SmpClient {
 			off = response.off;
 			options.onProgress?.(Math.min(held, bytes.length), bytes.length);
 		}
-		return { resumedFrom, chunks };
+		return { resumedFrom, chunks, packetSize, finalPacketSize: mtu };
 	}
 
 	/** The bytes of the upload the device holds (Sealdrop group, cmd 2), or undefined from a device without it. */

@@ -11,6 +11,8 @@ import { fail } from "sealdrop/image";
 import { FORMAT, type CommandSpec } from "../cli/args.js";
 import { deviceDir, deviceProcess, runDevice } from "../cli/commands/sim.js";
 import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
+import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
+import { decodeSmpHeader, encodeSmpPacket, SMP_HEADER_SIZE, SmpGroupId, SmpOp } from "../../modules/transport/smp/header.js";
 import { parseHostPort } from "./links.js";
 import { openPty } from "./pty.js";
 import { MAX_BUF_SIZE, parseBufSize, SIM_BUF_SIZE } from "./buf-size.js";
@@ -29,6 +31,8 @@ export class SimUart {
 	onData: (bytes: Buffer) => void = () => {};
 	/** Called on each reset with the reason and what booted. */
 	onReset: (reason: string, booted: Record<string, unknown>) => void = () => {};
+	/** Called each time the device program starts (first start and after each reset). */
+	onStart: () => void = () => {};
 	/** Called when the device stops for good (an error the simulator cannot recover from). */
 	onFatal: (message: string) => void = () => {};
 
@@ -58,6 +62,7 @@ export class SimUart {
 		child.stdout.on("data", (d: Buffer) => this.onData(d));
 		child.stderr.on("data", (d: Buffer) => { stderr = (stderr + d.toString("utf8")).slice(-2000); });
 		child.stdin.on("error", () => {}); // writes racing a reset
+		queueMicrotask(() => this.onStart());
 		child.on("close", (status) => {
 			if (this.#child !== child) return;
 			this.#child = undefined;
@@ -88,17 +93,74 @@ export class SimUart {
 	}
 }
 
-/** UDP: each datagram is one SMP packet to the device; each packet it answers goes back to the datagram's sender (§7). */
-function serveUdp(uart: SimUart, address: string, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
-	const { host, port } = parseHostPort(address);
+/**
+ * Which client asked what, so each answer goes back to the datagram's sender, as Zephyr's UDP
+ * transport does (smp_udp.c smp_udp_receive_thread() keeps the sender's address in the request's
+ * net_buf user data; smp_udp4_tx() sends the response there). The device answers the requests it
+ * takes in the order it got them (one UART, one SMP server), so an answer belongs to the oldest
+ * pending request with its group, sequence number and command; pending requests before that one
+ * were dropped (a bad frame) or cut short (the device stops at the first error in a datagram)
+ * and are forgotten. Requests nobody answered are forgotten after `maxAge` ms too.
+ */
+export class ReplyRoutes<A> {
+	#pending: { key: string; to: A; at: number }[] = [];
+	constructor(readonly maxAge = 60_000, readonly now: () => number = Date.now) {}
+
+	/** The requests in one datagram (one or more SMP packets) from `to`. */
+	add(datagram: Uint8Array, to: A): void {
+		const at = this.now();
+		this.#pending = this.#pending.filter((p) => at - p.at < this.maxAge);
+		for (let offset = 0; datagram.length - offset >= SMP_HEADER_SIZE;) {
+			const h = decodeSmpHeader(datagram, offset);
+			if (h.op === SmpOp.READ || h.op === SmpOp.WRITE) this.#pending.push({ key: `${h.op}/${h.group}/${h.sequence}/${h.command}`, to, at });
+			offset += SMP_HEADER_SIZE + h.length;
+		}
+	}
+
+	/** Where the answer `packet` goes, or undefined when no pending request asked for it. */
+	route(packet: Uint8Array): A | undefined {
+		if (packet.length < SMP_HEADER_SIZE) return undefined;
+		const h = decodeSmpHeader(packet);
+		const key = `${h.op - 1}/${h.group}/${h.sequence}/${h.command}`;
+		const i = this.#pending.findIndex((p) => p.key === key);
+		if (i < 0) return undefined;
+		const { to } = this.#pending[i];
+		this.#pending.splice(0, i + 1);
+		return to;
+	}
+
+	/** The device reset: nothing sent before will be answered. */
+	clear(): void {
+		this.#pending = [];
+	}
+}
+
+/**
+ * UDP: each datagram is one SMP packet (or several) to the device; each answer goes back to the
+ * client that asked (ReplyRoutes). A datagram larger than buf_size is dropped without an answer,
+ * as Zephyr's UDP transport does (smp_udp.c: recvfrom() into CONFIG_MCUMGR_TRANSPORT_UDP_MTU,
+ * which its Kconfig.udp requires to fit the CONFIG_MCUMGR_TRANSPORT_NETBUF_SIZE net_buf).
+ */
+function serveUdp(uart: SimUart, address: string, limits: DeviceLimits, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
+	const { host, port } = parseHostPort(address, "--udp", true);
 	const socket = dgram.createSocket(host.includes(":") ? "udp6" : "udp4");
 	const fromDevice = new SerialFrameDecoder({ maxPacket: 65535 });
-	let peer: { address: string; port: number } | undefined;
+	const routes = new ReplyRoutes<{ address: string; port: number }>();
 	uart.onData = (bytes) => {
-		for (const packet of fromDevice.push(bytes)) if (peer) socket.send(packet, peer.port, peer.address);
+		for (const packet of fromDevice.push(bytes)) {
+			if (limits.take(packet)) continue;
+			const to = routes.route(packet);
+			if (to) socket.send(packet, to.port, to.address);
+		}
+	};
+	const started = uart.onStart;
+	uart.onStart = () => {
+		routes.clear(); // a reset: nothing asked before it will be answered
+		started();
 	};
 	socket.on("message", (message, remote) => {
-		peer = { address: remote.address, port: remote.port };
+		if (message.length > limits.bufSize) return;
+		routes.add(message, { address: remote.address, port: remote.port });
 		uart.write(encodeSerialFrame(message));
 	});
 	return new Promise((resolve, reject) => {
@@ -123,11 +185,29 @@ function serveUdp(uart: SimUart, address: string, announce: (what: Record<string
 	});
 }
 
-/** A pty: the device's UART bytes pass through unchanged (the serial framing, §6). */
-async function servePty(uart: SimUart, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
+/**
+ * A pty: the serial console framing (§6) with Zephyr's limits on what the device takes — a line
+ * of at most 128 bytes with its newline (drivers/console/uart_mcumgr.c uart_mcumgr_rx_byte()
+ * drops a longer one: CONFIG_UART_MCUMGR_RX_BUF_SIZE, default 128) and a decoded frame (length,
+ * packet, CRC) within buf_size (serial_util.c mcumgr_serial_decode_frag()): the largest packet
+ * is buf_size − 4. Frames past those limits are dropped without an answer, as the real server
+ * does; the device's answers pass through unchanged.
+ */
+async function servePty(uart: SimUart, limits: DeviceLimits, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
 	const pty = await openPty();
-	uart.onData = (bytes) => pty.write(bytes);
-	pty.onData = (bytes) => uart.write(bytes);
+	const fromDevice = new SerialFrameDecoder({ maxPacket: 65535 });
+	let toDevice = new SerialFrameDecoder({ maxLine: SERIAL_RX_LINE, bufSize: limits.bufSize });
+	let bufSize = limits.bufSize;
+	uart.onData = (bytes) => {
+		// the device's own params query (DeviceLimits) is answered to the relay, not to the client
+		const packets = fromDevice.push(bytes);
+		if (packets.some((p) => limits.take(p))) return;
+		pty.write(bytes);
+	};
+	pty.onData = (bytes) => {
+		if (limits.bufSize !== bufSize) toDevice = new SerialFrameDecoder({ maxLine: SERIAL_RX_LINE, bufSize: (bufSize = limits.bufSize) });
+		for (const packet of toDevice.push(bytes)) uart.write(encodeSerialFrame(packet));
+	};
 	announce({ pty: pty.path });
 	uart.start();
 	return new Promise((resolve) => {
@@ -143,6 +223,40 @@ async function servePty(uart: SimUart, announce: (what: Record<string, unknown>)
 		process.once("SIGINT", stop);
 		process.once("SIGTERM", stop);
 	});
+}
+
+/** Zephyr's serial line buffer, marker and newline included (CONFIG_UART_MCUMGR_RX_BUF_SIZE, default 128). */
+const SERIAL_RX_LINE = 128;
+
+/**
+ * The device's buf_size, as the relay enforces it: known from --buf-size (or the simulator's
+ * default) for the bare server; asked of the device itself (OS params, §4) for the device app,
+ * whose board sets it. The relay's own query uses a sequence number and group/command that it
+ * recognises in the answer (`take`), which never reaches a client.
+ */
+class DeviceLimits {
+	bufSize: number;
+	#asked = false;
+	static readonly #SEQUENCE = 0xa5;
+	constructor(bufSize: number | undefined, readonly ask: boolean) {
+		this.bufSize = bufSize ?? SIM_BUF_SIZE;
+	}
+	/** The params request to send the device once it runs, or undefined. */
+	query(): Uint8Array | undefined {
+		if (!this.ask) return undefined;
+		this.#asked = true;
+		return encodeSerialFrame(encodeSmpPacket({ op: SmpOp.READ, version: 1, flags: 0, group: SmpGroupId.OS, sequence: DeviceLimits.#SEQUENCE, command: 6 }, encodeCbor({})));
+	}
+	/** Whether `packet` answers the relay's own query (its buf_size is then taken). */
+	take(packet: Uint8Array): boolean {
+		if (!this.#asked || packet.length < SMP_HEADER_SIZE) return false;
+		const h = decodeSmpHeader(packet);
+		if (h.op !== SmpOp.READ + 1 || h.group !== SmpGroupId.OS || h.command !== 6 || h.sequence !== DeviceLimits.#SEQUENCE) return false;
+		const body = decodeCbor(packet.subarray(SMP_HEADER_SIZE, SMP_HEADER_SIZE + h.length)) as CborMap;
+		if (typeof body.buf_size === "number") this.bufSize = body.buf_size;
+		this.#asked = false;
+		return true;
+	}
 }
 
 export const simServe: CommandSpec = {
@@ -184,8 +298,13 @@ export const simServe: CommandSpec = {
 		};
 		let failure: string | undefined;
 		const onFatal = (message: string) => { failure = message; };
-		if (args.flag("pty")) await servePty(uart, announce, onFatal);
-		else await serveUdp(uart, args.get("udp")!, announce, onFatal);
+		const limits = new DeviceLimits(bufSize, args.flag("app"));
+		uart.onStart = () => {
+			const query = limits.query();
+			if (query) uart.write(query);
+		};
+		if (args.flag("pty")) await servePty(uart, limits, announce, onFatal);
+		else await serveUdp(uart, args.get("udp")!, limits, announce, onFatal);
 		if (failure) fail("E_IO", failure);
 		return 0;
 	},

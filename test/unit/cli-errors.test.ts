@@ -161,7 +161,8 @@ describe("malformed structure → exit 3", () => {
 		expectFailure(runCli(["verify", ...verifyArgs, file]), code, 3, "verify");
 		const r = await runInProcess(["dumpinfo", "-f", "json", file]);
 		expectFailure(r, code, 3, "dumpinfo");
-		assert.equal(r.stdout, "", "dumpinfo printed something before failing");
+		// -f json: nothing but the failure itself on stdout, as one JSON object (issue 17)
+		assert.deepEqual(JSON.parse(r.stdout), { ok: false, code, message: ERROR_LINE.exec(stderrLines(r)[0])![0].replace(/^sealdrop: E_[A-Z_]+: /, "") }, "dumpinfo -f json failure");
 	};
 
 	test("wrong header magic → E_BAD_MAGIC", async () => {

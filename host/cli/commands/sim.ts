@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fail, parseImage, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
-import { FORMAT, parseInteger, type CommandSpec, type ParsedArgs } from "../args.js";
+import { FORMAT, parseInteger, parseIntegerIn, type CommandSpec, type ParsedArgs } from "../args.js";
 import { HttpBridgeHost } from "../../sim/http-bridge.js";
 import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
 import { simServe } from "../../smp/sim-serve.js";
@@ -265,7 +265,7 @@ const install: CommandSpec = {
 		const bar = new ProgressBar("install", bytes.length);
 		const out = await runDevice(dir, [
 			"install", file, "--chunk", String(chunk), "--session-id", sessionId, "--pending", args.get("pending") ?? "test",
-			"--image", String(parseInteger(args.get("image") ?? "0", "--image")),
+			"--image", String(parseIntegerIn(args.get("image") ?? "0", "--image", 0, 255)),
 		], (p) => bar.update(p.bytes));
 		bar.update(bytes.length);
 		return output(args, out, () => {
@@ -301,11 +301,12 @@ const pull: CommandSpec = {
 		if (args.positionals.length !== 1) fail("E_USAGE", "give one URL to pull");
 		const url = args.positionals[0];
 		if (!/^http:\/\/[^/]+/.test(url)) fail("E_USAGE", `${url} is not an http:// URL`);
-		const numbers = (["retries", "timeout", "backoff"] as const).flatMap((name) => args.has(name) ? [`--${name}`, String(parseInteger(args.require(name), `--${name}`))] : []);
+		const ranges = { retries: [0, 1000], timeout: [1, 600_000], backoff: [0, 600_000] } as const;
+		const numbers = (["retries", "timeout", "backoff"] as const).flatMap((name) => args.has(name) ? [`--${name}`, String(parseIntegerIn(args.require(name), `--${name}`, ranges[name][0], ranges[name][1]))] : []);
 		let bar: ProgressBar | undefined;
 		let total = 0;
 		const out = await runDevice(dir, [
-			"pull", url, "--pending", args.get("pending") ?? "test", "--image", String(parseInteger(args.get("image") ?? "0", "--image")), ...numbers,
+			"pull", url, "--pending", args.get("pending") ?? "test", "--image", String(parseIntegerIn(args.get("image") ?? "0", "--image", 0, 255)), ...numbers,
 		], (p) => {
 			total = p.total;
 			(bar ??= new ProgressBar("pull", p.total)).update(p.bytes);
@@ -347,7 +348,7 @@ const confirm: CommandSpec = {
 	usage: "sim confirm --dir D [--image N] [-f json]",
 	options: [DIR, IMAGE_NUMBER, FORMAT],
 	async run(args) {
-		const out = await runDevice(deviceDir(args), ["confirm", String(parseInteger(args.get("image") ?? "0", "--image"))]);
+		const out = await runDevice(deviceDir(args), ["confirm", String(parseIntegerIn(args.get("image") ?? "0", "--image", 0, 255))]);
 		return output(args, out, () => process.stdout.write(`confirmed ${out.version} (hash ${String(out.hash).slice(0, 16)}…)\n`));
 	},
 };
@@ -409,7 +410,7 @@ const readSlot: CommandSpec = {
 				const apps = layout.sealdrop.ota!.apps;
 				name = apps[which === "primary" ? running : (running + 1) % apps.length];
 			} else {
-				const pair = layout.sealdrop.images?.[parseInteger(args.get("image") ?? "0", "--image")];
+				const pair = layout.sealdrop.images?.[parseIntegerIn(args.get("image") ?? "0", "--image", 0, 255)];
 				if (!pair) fail("E_USAGE", `board ${layout.name} has no image ${args.get("image")}`);
 				name = pair[which];
 			}

@@ -1,22 +1,63 @@
 /**
  * `sealdrop smp`: an MCUmgr SMP client (smp-protocol.md) for real or simulated devices, over UDP
- * (`--udp HOST:PORT`) or a serial line in the console framing (`--serial PATH[,BAUD]`, a pty too).
+ * (`--udp HOST:PORT`), a serial line in the console framing (`--serial PATH[,BAUD]`, a pty too)
+ * or that framing over TCP (`--tcp HOST:PORT`: QEMU's, Renode's or ser2net's UART). mcumgr's
+ * `--conntype serial|udp --connstring ...` and smpmgr's `--port PATH` are accepted too.
  */
 import { createHash } from "node:crypto";
 import { fail, fromHex, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
-import { FORMAT, parseInteger, type CommandSpec, type OptionSpec, type ParsedArgs } from "../args.js";
+import { FORMAT, parseIntegerIn, type CommandSpec, type OptionSpec, type ParsedArgs } from "../args.js";
 import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
 import { deviceKeyFromRaw, encodePublicKey, PUBLIC_ENCODINGS, type PublicEncoding } from "../keys.js";
 import type { CborMap } from "../../../modules/transport/smp/cbor.js";
 import { SmpGroupId } from "../../../modules/transport/smp/header.js";
-import { SmpClient, SmpResponseError, SmpTimeoutError } from "../../smp/client.js";
-import { serialLink, udpLink } from "../../smp/links.js";
+import { SmpClient, SmpResponseError, SmpSizeError, SmpTimeoutError } from "../../smp/client.js";
+import { serialLink, tcpLink, udpLink, type SmpLink } from "../../smp/links.js";
 
-const LINK_OPTIONS: OptionSpec[] = [
+export const LINK_OPTIONS: OptionSpec[] = [
 	{ long: "udp", metavar: "HOST:PORT", help: "the device's SMP UDP address (MCUmgr's port is 1337)" },
 	{ long: "serial", metavar: "PATH[,BAUD]", help: "a serial line (tty or pty) carrying SMP in the console framing" },
+	{ long: "tcp", metavar: "HOST:PORT", help: "a UART on a TCP port (QEMU -serial tcp:, Renode, ser2net), in the console framing" },
+	{ long: "port", metavar: "PATH[,BAUD]", help: "smpmgr's name for --serial" },
+	{ long: "conntype", choices: ["serial", "udp", "tcp"], help: "mcumgr's link type, with --connstring" },
+	{ long: "connstring", metavar: "S", help: "mcumgr's link address: dev=PATH[,baud=N] (serial), [HOST]:PORT (udp, tcp)" },
 	{ long: "timeout", metavar: "MS", help: "milliseconds to wait for each answer (default 2500; an upload's first chunk waits 40 s)" },
 ];
+
+/** Which link the options name: one of --udp, --serial (--port), --tcp, or mcumgr's --conntype with --connstring. */
+export function linkSpec(args: ParsedArgs): { kind: "udp" | "serial" | "tcp"; address: string } {
+	const given: { kind: "udp" | "serial" | "tcp"; address: string }[] = [];
+	if (args.get("udp")) given.push({ kind: "udp", address: args.get("udp")! });
+	if (args.get("serial")) given.push({ kind: "serial", address: args.get("serial")! });
+	if (args.get("port")) given.push({ kind: "serial", address: args.get("port")! });
+	if (args.get("tcp")) given.push({ kind: "tcp", address: args.get("tcp")! });
+	const conntype = args.get("conntype") as "udp" | "serial" | "tcp" | undefined;
+	const connstring = args.get("connstring");
+	if (!!conntype !== !!connstring) fail("E_USAGE", "--conntype and --connstring go together (mcumgr's spelling), e.g. --conntype serial --connstring dev=/dev/ttyACM0,baud=115200");
+	if (conntype && connstring) {
+		if (conntype === "serial") {
+			const fields = new Map(connstring.split(",").map((f) => [f.slice(0, f.indexOf("=")), f.slice(f.indexOf("=") + 1)] as const));
+			const dev = fields.get("dev");
+			if (!dev || [...fields.keys()].some((k) => k !== "dev" && k !== "baud" && k !== "mtu")) fail("E_USAGE", `--connstring for serial takes dev=PATH[,baud=N], not "${connstring}"`);
+			given.push({ kind: "serial", address: dev + (fields.get("baud") ? `,${fields.get("baud")}` : "") });
+		} else given.push({ kind: conntype, address: connstring });
+	}
+	if (given.length !== 1) fail("E_USAGE", "give one link: --udp HOST:PORT, --serial PATH[,BAUD] or --tcp HOST:PORT");
+	return given[0];
+}
+
+/** The link's numeric options checked before anything is opened (E_USAGE, never a crash in a socket call). */
+async function openLink(args: ParsedArgs): Promise<SmpLink> {
+	const { kind, address } = linkSpec(args);
+	return kind === "udp" ? udpLink(address) : kind === "tcp" ? await tcpLink(address) : serialLink(address);
+}
+
+/** What to check when a device does not answer: one line, after the client's own message. */
+function noAnswerHint(args: ParsedArgs): string {
+	const { kind } = linkSpec(args);
+	const where = kind === "udp" ? "the host and port (MCUmgr's is 1337)" : kind === "tcp" ? "the host and port of the TCP serial" : "the serial path and baud rate";
+	return `check that the device is running and serving SMP there (a simulated one: is \`sealdrop sim serve\` running?), ${where}, and for uploads try a smaller --mtu`;
+}
 
 /** Image group codes (smp-protocol.md §3.2) a user may meet, by number. */
 const IMAGE_ERRORS: Record<number, string> = {
@@ -28,25 +69,21 @@ const IMAGE_ERRORS: Record<number, string> = {
 
 const RC_NAMES = ["EOK", "EUNKNOWN", "ENOMEM", "EINVAL", "ETIMEOUT", "ENOENT", "EBADSTATE", "EMSGSIZE", "ENOTSUP", "ECORRUPT", "EBUSY", "EACCESSDENIED", "EUNSUPPORTED_TOO_OLD", "EUNSUPPORTED_TOO_NEW"];
 
-function connect(args: ParsedArgs): SmpClient {
-	const udp = args.get("udp");
-	const serial = args.get("serial");
-	if (!!udp === !!serial) fail("E_USAGE", "give one of --udp HOST:PORT or --serial PATH[,BAUD]");
-	return new SmpClient(udp ? udpLink(udp) : serialLink(serial!));
-}
-
 function timeout(args: ParsedArgs): number | undefined {
 	const t = args.get("timeout");
-	return t === undefined ? undefined : parseInteger(t, "--timeout");
+	// setTimeout's own limit is 2^31 − 1 ms; ten minutes is plenty for any one answer
+	return t === undefined ? undefined : parseIntegerIn(t, "--timeout", 1, 600_000);
 }
 
 /** Runs a client call; SMP errors and timeouts become Sealdrop errors with stable codes. */
 async function withClient<T>(args: ParsedArgs, call: (client: SmpClient) => Promise<T>): Promise<T> {
-	const client = connect(args);
+	timeout(args); // checked before the link opens
+	const client = new SmpClient(await openLink(args));
 	try {
 		return await call(client);
 	} catch (e) {
-		if (e instanceof SmpTimeoutError) fail("E_IO", e.message);
+		if (e instanceof SmpTimeoutError) fail("E_IO", `${e.message}: ${noAnswerHint(args)}`);
+		if (e instanceof SmpSizeError) fail("E_USAGE", e.message);
 		if (e instanceof SmpResponseError) {
 			// a Sealdrop device puts its stable code first in `rsn` ("E_REPLAY: ..."): report that code as ours
 			const coded = e.group === undefined ? /^(E_[A-Z_]+): ([^]*)$/.exec(e.reason ?? "") : null;
@@ -103,22 +140,26 @@ const echo = sub("echo", "Send text; the device echoes it (OS group, command 0).
 	}));
 
 const upload = sub("upload", "Upload an image to the device's secondary slot, with a progress bar; run it again after an interruption and it resumes.",
-	"upload (--udp H:P | --serial P) IMAGE [--mtu N] [--image N] [--upgrade]", [
-		{ long: "mtu", metavar: "N", help: "largest SMP packet to send (default: the link's, lowered to the device's buf_size)" },
+	"upload (--udp H:P | --serial P | --tcp H:P) IMAGE [--mtu N] [--image N] [--upgrade]", [
+		{ long: "mtu", metavar: "N", help: "largest SMP packet to send (default: what the device takes: its buf_size less the serial framing's 4 bytes; 1020 on a serial line without OS params, MCUboot's default)" },
 		{ long: "image", metavar: "N", help: "image number on multi-image boards (default 0)" },
 		{ long: "upgrade", arity: 0, help: "ask the device to refuse an image not newer than the running one" },
 		FORMAT,
 	], async (args) => {
 		if (args.positionals.length !== 1) fail("E_USAGE", "give one IMAGE to upload");
+		const image = parseIntegerIn(args.get("image") ?? "0", "--image", 0, 255);
+		const mtu = args.get("mtu") === undefined ? undefined : parseIntegerIn(args.get("mtu")!, "--mtu", 64, 65535);
 		const bytes = readInput(args.positionals[0], "image");
 		const bar = new ProgressBar("upload", bytes.length);
 		const started = Date.now();
-		const mtu = args.get("mtu");
-		const result = await withClient(args, async (c) => {
+		const { result, hash } = await withClient(args, async (c) => {
+			let result;
 			try {
-				return await c.upload(bytes, {
-					image: parseInteger(args.get("image") ?? "0", "--image"), upgrade: args.flag("upgrade"),
-					...(mtu ? { mtu: parseInteger(mtu, "--mtu") } : {}), onProgress: (off) => bar.update(off),
+				result = await c.upload(bytes, {
+					image, upgrade: args.flag("upgrade"), ...(mtu ? { mtu } : {}),
+					...(timeout(args) ? { timeout: timeout(args) } : {}),
+					onProgress: (off) => bar.update(off),
+					onNotice: (message) => { bar.interrupt(); process.stderr.write(`sealdrop: note: ${message}\n`); },
 				});
 			} catch (e) {
 				// the agent keeps the full reason of a refusal: ask for it (Sealdrop group, command 2)
@@ -126,13 +167,25 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 				if (e instanceof SmpResponseError && typeof status?.error_code === "string") throw new SealdropError(status.error_code as never, `the device refused the image: ${String(status.error_message)}`);
 				throw e;
 			}
+			return { result, hash: await uploadedHash(c, image) };
 		});
 		const seconds = (Date.now() - started) / 1000;
 		const sha = createHash("sha256").update(bytes).digest("hex");
-		const summary = { bytes: bytes.length, sha256: sha, seconds, chunks: result.chunks, resumedFrom: result.resumedFrom };
-		return output(args, summary, `uploaded ${bytes.length} bytes in ${seconds.toFixed(1)} s (${result.chunks} chunks${result.resumedFrom ? `, resumed at byte ${result.resumedFrom}` : ""}); ` +
-			"the device verified it: mark it for test with `sealdrop smp test HASH` (hash from `sealdrop smp state`)");
+		const summary = { bytes: bytes.length, sha256: sha, hash, seconds, bytesPerSecond: Math.round(bytes.length / seconds), chunks: result.chunks, packetSize: result.packetSize, finalPacketSize: result.finalPacketSize, resumedFrom: result.resumedFrom };
+		return output(args, summary, `uploaded ${bytes.length} bytes in ${seconds.toFixed(1)} s (${(bytes.length / 1024 / seconds).toFixed(1)} KiB/s, ${result.chunks} chunks of up to ${result.finalPacketSize}-byte packets${result.resumedFrom ? `, resumed at byte ${result.resumedFrom}` : ""})\n` +
+			(hash ? `the device holds it in its secondary slot, hash ${hash}: mark it for test with \`sealdrop smp test ${hash.slice(0, 16)}\`` : "the device lists no image in its secondary slot: see `sealdrop smp state`"));
 	});
+
+/** The hash (image hash TLV) the device lists for the upload's slot: its secondary slot (slot 1 of `image`), the hash `smp test` wants. */
+async function uploadedHash(c: SmpClient, image: number): Promise<string | undefined> {
+	try {
+		const images = ((await c.read(SmpGroupId.IMAGE, 0)).images ?? []) as CborMap[];
+		const slot = images.find((i) => Number(i.image ?? 0) === image && i.slot === 1 && i.hash instanceof Uint8Array);
+		return slot ? toHex(slot.hash as Uint8Array) : undefined;
+	} catch {
+		return undefined; // a device without image state (some recovery builds): the upload itself succeeded
+	}
+}
 
 const state = sub("state", "Show the image slots: version, hash and MCUmgr's flags (image group, command 0).", "state (--udp H:P | --serial P) [-f json]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
@@ -154,10 +207,11 @@ const confirm = sub("confirm", "Confirm the running image (no HASH), or make the
 		return output(args, stateJson(r), stateText(r));
 	}));
 
-const reset = sub("reset", "Reset the device (it answers, then reboots; the bootloader swaps a pending image).", "reset (--udp H:P | --serial P) [--force]", [
+const reset = sub("reset", "Reset the device (it answers, then reboots; the bootloader swaps a pending image).", "reset (--udp H:P | --serial P) [--force] [--bootloader]", [
 	{ long: "force", arity: 0, help: "reset even if the device would rather not" },
+	{ long: "bootloader", arity: 0, help: "ask to stay in the bootloader (boot_mode 1: MCUboot's serial recovery, on Zephyr apps with CONFIG_MCUMGR_GRP_OS_RESET_BOOT_MODE)" },
 ], (args) => withClient(args, async (c) => {
-	await c.write(SmpGroupId.OS, 5, args.flag("force") ? { force: 1 } : {}, { timeout: timeout(args), tries: 1 });
+	await c.write(SmpGroupId.OS, 5, { ...(args.flag("force") ? { force: true } : {}), ...(args.flag("bootloader") ? { boot_mode: 1 } : {}) }, { timeout: timeout(args), tries: 1 });
 	process.stdout.write("the device is resetting\n");
 	return 0;
 }));
@@ -165,7 +219,7 @@ const reset = sub("reset", "Reset the device (it answers, then reboots; the boot
 const erase = sub("erase", "Erase a slot (default the secondary, 1); refused while it is pending or confirmed.", "erase (--udp H:P | --serial P) [--slot N]", [
 	{ long: "slot", metavar: "N", help: "slot number (default 1)" },
 ], (args) => withClient(args, async (c) => {
-	await c.write(SmpGroupId.IMAGE, 5, args.get("slot") ? { slot: parseInteger(args.get("slot")!, "--slot") } : {}, { timeout: timeout(args) ?? 30_000, tries: 1 });
+	await c.write(SmpGroupId.IMAGE, 5, args.get("slot") ? { slot: parseIntegerIn(args.get("slot")!, "--slot", 0, 255) } : {}, { timeout: timeout(args) ?? 30_000, tries: 1 });
 	process.stdout.write("erased\n");
 	return 0;
 }));
@@ -205,7 +259,7 @@ const rotate = sub("rotate", "Hand the device a key rotation request (from `seal
 export const smp: CommandSpec = {
 	name: "smp",
 	summary: "An MCUmgr SMP client: echo, upload, state, test, confirm, reset, erase, pubkey, rotate over UDP or a serial line.",
-	usage: "smp COMMAND (--udp HOST:PORT | --serial PATH[,BAUD]) [options]",
+	usage: "smp COMMAND (--udp HOST:PORT | --serial PATH[,BAUD] | --tcp HOST:PORT) [options]",
 	options: [],
 	subcommands: [echo, upload, state, test, confirm, reset, erase, pubkey, rotate],
 	notes: [
@@ -216,6 +270,8 @@ export const smp: CommandSpec = {
 		"  sealdrop smp test --udp 127.0.0.1:1337 HASH && sealdrop smp reset --udp 127.0.0.1:1337",
 		"  sealdrop smp confirm --udp 127.0.0.1:1337",
 		"  sealdrop smp rotate --udp 127.0.0.1:1337 rot1.req -o rot1.answer",
+		"Link options may come before the command too: sealdrop smp --udp 127.0.0.1:1337 state",
+		"A UART on TCP (QEMU -serial tcp::5555,server=on,wait=off): sealdrop smp state --tcp 127.0.0.1:5555",
 	].join("\n"),
 	run() {
 		return 0; // main.ts dispatches to the subcommands

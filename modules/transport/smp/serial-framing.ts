@@ -89,9 +89,21 @@ export function encodeSerialFrame(packet: Uint8Array): Uint8Array {
 export interface SerialDecoderOptions {
 	/** Longest line kept (marker and newline included); longer lines are dropped, as a device's RX buffer would. Default 128. */
 	maxLine?: number;
-	/** Largest SMP packet reassembled (Zephyr's UART MTU). Default 2048. */
+	/** Largest SMP packet reassembled. Default 2048, or what `bufSize` leaves. */
 	maxPacket?: number;
+	/**
+	 * The receive buffer as Zephyr has it: the decoded frame — 2-byte length, packet, CRC-16 —
+	 * must fit in it, so the largest packet is bufSize − 4 (zephyr
+	 * subsys/mgmt/mcumgr/transport/src/serial_util.c: mcumgr_serial_decode_frag() base64-decodes
+	 * each line into net_buf_tailroom() of a CONFIG_MCUMGR_TRANSPORT_NETBUF_SIZE buffer and drops
+	 * the frame when it does not fit). A real Zephyr 4.4 app with buf_size 1024 answers 1020-byte
+	 * packets and drops 1021-byte ones.
+	 */
+	bufSize?: number;
 }
+
+/** Bytes of a serial frame's decoded form beyond the packet: its length field and CRC. */
+export const SERIAL_FRAME_OVERHEAD = 4;
 
 /**
  * Reassembles SMP packets from console bytes arriving in any pieces. `push` returns the packets
@@ -111,7 +123,7 @@ export class SerialFrameDecoder {
 
 	constructor(options: SerialDecoderOptions = {}) {
 		this.#maxLine = options.maxLine ?? 128;
-		this.#maxPacket = options.maxPacket ?? 2048;
+		this.#maxPacket = Math.min(options.maxPacket ?? (options.bufSize === undefined ? 2048 : Infinity), options.bufSize === undefined ? Infinity : options.bufSize - SERIAL_FRAME_OVERHEAD);
 		this.#line = new Uint8Array(this.#maxLine);
 	}
 
