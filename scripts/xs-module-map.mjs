@@ -1,5 +1,7 @@
 // Writes build/xs/modules.map, the Linux XS host's answer to "where is module X": one line
-// "specifier<TAB>absolute path" per module. Sources, as mcconfig would see them:
+// "name<TAB>absolute path" per module. Names are what a Moddable build calls modules, since the
+// host resolves imports the way xsl and a device do (host/xs/platform.c): by name, with ".js"
+// dropped. Sources, as mcconfig would see them:
 // - manifest.json "modules" (TypeScript compiled into build/js, native shims as they are);
 // - the host's own modules (sealdrop/xs-host, embedded:io/serial);
 // - npm packages that device code and device-side tests import (@noble/*), resolved as Node
@@ -10,6 +12,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+/** A specifier as xsl looks it up: without a ".js" or ".mjs" ending (xs/tools/xsl.c, fxFindModule). */
+const moduleName = (specifier) => specifier.replace(/\.m?js$/, "");
 const js = join(root, "build", "js");
 const map = new Map();
 
@@ -56,15 +60,21 @@ function walk(file) {
 	const text = readFileSync(file, "utf8");
 	for (const match of text.matchAll(IMPORT)) {
 		const specifier = match[1] ?? match[2];
-		if (specifier.startsWith(".")) walk(resolve(dirname(file), specifier));
-		else if (!specifier.startsWith("node:") && !builtins.has(specifier) && !map.has(specifier) && !specifier.includes(":")) {
+		if (specifier.startsWith(".")) {
+			const target = resolve(dirname(file), specifier);
+			// inside a package, a module's name is the package's name and its path there (as a Moddable
+			// manifest names @noble's modules), so the package's own relative imports resolve by name
+			const packaged = /\/node_modules\/((?:@[^/]+\/)?[^/]+\/.+)$/.exec(target);
+			if (packaged && !map.has(moduleName(packaged[1]))) map.set(moduleName(packaged[1]), target);
+			walk(target);
+		} else if (!specifier.startsWith("node:") && !builtins.has(specifier) && !map.has(moduleName(specifier)) && !specifier.includes(":")) {
 			let resolved;
 			try {
 				resolved = fileURLToPath(import.meta.resolve(specifier));
 			} catch {
 				continue; // a package device code does not actually use on XS; the host reports it if it does
 			}
-			map.set(specifier, resolved);
+			map.set(moduleName(specifier), resolved);
 			walk(resolved);
 		}
 	}

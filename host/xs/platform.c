@@ -58,16 +58,37 @@ static const char* lookupSpecifier(const char* specifier)
 	return NULL;
 }
 
-/* Joins a relative specifier ("./x.js", "../../y.js") to the directory of the importing file. */
-static int joinRelative(char* out, size_t size, const char* referrer, const char* specifier)
+/* The name a file has in the map (the first), or NULL: files outside the map (tests, the host's own) are known by path. */
+static const char* nameOfFile(const char* path)
+{
+	for (size_t i = 0; i < gMapCount; i++) {
+		if (!strcmp(gMap[i].path, path))
+			return gMap[i].specifier;
+	}
+	return NULL;
+}
+
+/* Drops a ".js" or ".mjs" ending from the last path segment, as xsl and a device do. */
+static void dropExtension(char* name)
+{
+	char* slash = strrchr(name, '/');
+	char* dot = strrchr(slash ? slash : name, '.');
+	if (dot && (!strcmp(dot, ".js") || !strcmp(dot, ".mjs")))
+		*dot = 0;
+}
+
+/*
+ * Joins a relative specifier ("./x", "../../y") to the folder of `base`, a module name or a file
+ * path. Each "../" removes one segment; running out of segments is an error, as in xsl.
+ */
+static int joinRelative(char* out, size_t size, const char* base, const char* specifier)
 {
 	char buffer[PATH_MAX];
-	if (strlen(referrer) >= sizeof(buffer))
+	if (strlen(base) + 1 >= sizeof(buffer))
 		return -1;
-	strcpy(buffer, referrer);
+	buffer[0] = '/';
+	strcpy(buffer + 1, base[0] == '/' ? base + 1 : base);
 	char* slash = strrchr(buffer, '/');
-	if (!slash)
-		return -1;
 	*slash = 0;
 	while (1) {
 		if (!strncmp(specifier, "./", 2))
@@ -84,34 +105,54 @@ static int joinRelative(char* out, size_t size, const char* referrer, const char
 	}
 	if (snprintf(out, size, "%s/%s", buffer, specifier) >= (int)size)
 		return -1;
+	if (base[0] != '/') /* a name: drop the slash put in front of it above */
+		memmove(out, out + 1, strlen(out));
 	return 0;
 }
 
+/* A file's module key: its name when the map names it (one instance however it is reached), else its real path. */
+static txID keyOfFile(txMachine* the, const char* path)
+{
+	char real[PATH_MAX];
+	if (!realpath(path, real))
+		return XS_NO_ID;
+	const char* name = nameOfFile(real);
+	return fxNewNameC(the, (txString)(name ? name : real));
+}
+
+/*
+ * Module resolution as Moddable's xsl links and a device runs it (xs/tools/xsl.c and
+ * xs/platforms/mc/xsHosts.c, fxFindModule): ".js"/".mjs" is dropped, a relative specifier is joined
+ * to the importing module's NAME (not its file's folder), and the result must be a module the build
+ * names (build/xs/modules.map, from manifest.json). So an import that works from a file but not on
+ * a device ("./errors.js" in a module named "sealdrop/image" means "sealdrop/errors") fails here
+ * too. Test and host files, which a device never has, are known by path and resolve relative
+ * imports by path; a file the map names still loads under its name.
+ */
 txID fxFindModule(txMachine* the, txSlot* realm, txID moduleID, txSlot* slot)
 {
 	char name[PATH_MAX];
-	char path[PATH_MAX];
-	char real[PATH_MAX];
+	char joined[PATH_MAX];
+	(void)realm;
 	fxToStringBuffer(the, slot, name, sizeof(name));
+	if (name[0] == '/')
+		return keyOfFile(the, name);
 	if (!strncmp(name, "./", 2) || !strncmp(name, "../", 3)) {
 		if (moduleID == XS_NO_ID)
 			return XS_NO_ID;
-		if (joinRelative(path, sizeof(path), fxGetKeyName(the, moduleID), name))
+		const char* referrer = fxGetKeyName(the, moduleID);
+		if (referrer[0] == '/') {
+			if (joinRelative(joined, sizeof(joined), referrer, name))
+				return XS_NO_ID;
+			return keyOfFile(the, joined);
+		}
+		dropExtension(name);
+		if (joinRelative(joined, sizeof(joined), referrer, name))
 			return XS_NO_ID;
+		return lookupSpecifier(joined) ? fxNewNameC(the, joined) : XS_NO_ID;
 	}
-	else if (name[0] == '/')
-		strcpy(path, name);
-	else {
-		const char* mapped = lookupSpecifier(name);
-		if (!mapped)
-			return XS_NO_ID;
-		if (strlen(mapped) >= sizeof(path))
-			return XS_NO_ID;
-		strcpy(path, mapped);
-	}
-	if (!realpath(path, real))
-		return XS_NO_ID;
-	return fxNewNameC(the, real);
+	dropExtension(name);
+	return lookupSpecifier(name) ? fxNewNameC(the, name) : XS_NO_ID;
 }
 
 static txScript* loadScript(txMachine* the, txString path, txUnsigned flags)
@@ -166,7 +207,11 @@ void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
 	txUnsigned flags = 0;
 #endif
 	char path[PATH_MAX];
-	c_strncpy(path, fxGetKeyName(the, moduleID), sizeof(path) - 1);
+	const char* key = fxGetKeyName(the, moduleID);
+	const char* file = key[0] == '/' ? key : lookupSpecifier(key);
+	if (!file)
+		return;
+	c_strncpy(path, file, sizeof(path) - 1);
 	path[sizeof(path) - 1] = 0;
 	txScript* script = loadScript(the, path, flags);
 	if (script)

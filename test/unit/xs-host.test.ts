@@ -137,6 +137,41 @@ test("xs-host: a missing module or a bad native name is an error with the name i
 	assert.match(notXs.err, /not an xs_ function/);
 });
 
+test("xs-host: modules resolve by name as xsl and a device resolve them, not by file", () => {
+	// What Moddable's xsl does (xs/tools/xsl.c, fxFindModule; xsHosts.c on a device): ".js" dropped,
+	// a relative specifier joined to the importing module's NAME, the result looked up among the
+	// build's names. A barrel named "lib" whose file is lib/index.js cannot import "./helper.js"
+	// (that is "helper", not "lib/helper") — SDK 8.2.3's xsl refused our old modules/image/index.ts
+	// so: `ReferenceError: module "./errors.js" not found`. A barrel beside its folder can.
+	const dir = path.join(scratch, "names");
+	fs.mkdirSync(path.join(dir, "lib"), { recursive: true });
+	fs.writeFileSync(path.join(dir, "lib", "helper.js"), `export const helper = "helper";\n`);
+	fs.writeFileSync(path.join(dir, "lib", "index.js"), `export { helper } from "./helper.js";\n`);
+	fs.writeFileSync(path.join(dir, "lib.js"), `export { helper } from "./lib/helper.js";\n`);
+	fs.writeFileSync(path.join(dir, "lib", "deep.js"), `export { helper } from "../../outside.js";\n`);
+	const map = path.join(dir, "modules.map");
+	const entry = (name: string, body: string) => {
+		const file = path.join(dir, `${name}.js`);
+		fs.writeFileSync(file, body);
+		return runFile(file, { hostArgs: ["--map", map] });
+	};
+	const importLib = `import { helper } from "lib";\nif (helper !== "helper") throw new Error(helper);\n`;
+
+	fs.writeFileSync(map, `lib\t${path.join(dir, "lib", "index.js")}\nlib/helper\t${path.join(dir, "lib", "helper.js")}\n`);
+	const fromFolder = entry("from-folder", importLib);
+	assert.equal(fromFolder.status, 1, "a file-relative resolver would accept this; xsl does not");
+	assert.match(fromFolder.err, /helper/);
+
+	fs.writeFileSync(map, `lib\t${path.join(dir, "lib.js")}\nlib/helper\t${path.join(dir, "lib", "helper.js")}\n`);
+	assert.equal(entry("beside", importLib).status, 0);
+	// "lib/helper.js" and "lib/helper" name one module; reached by path from a test file, it is still that one
+	const same = entry("same", `import * as a from "lib/helper.js";\nimport * as b from "lib/helper";\nimport * as c from "${path.join(dir, "lib", "helper.js")}";\nif (a !== b || a !== c) throw new Error("two instances");\n`);
+	assert.equal(same.status, 0, same.err);
+	// "../" past the first segment of a name is an error, as in xsl
+	fs.writeFileSync(map, `lib/deep\t${path.join(dir, "lib", "deep.js")}\n`);
+	assert.equal(entry("too-far", `import "lib/deep";\n`).status, 1);
+});
+
 test("xs-host: memory() reports current and peak use, and gc(false) lets allocation show", () => {
 	const r = run(`import { gc, memory } from "sealdrop/xs-host";
 gc(); gc(false);

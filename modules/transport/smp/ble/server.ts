@@ -3,8 +3,8 @@
  * tests here (there is no BLE on the Linux host); kept thin on purpose: GATT in, whole SMP
  * packets out to the same SmpServer the UDP and serial paths use.
  *
- * The app adds bleservices/smp.json (MCUmgr's service 8D53DC1D-… and characteristic DA2E7828-…,
- * write-without-response + notify) to its manifest's "ble" section, then:
+ * The app includes ./manifest.json (Moddable's BLE server, and bleservices/smp.json: MCUmgr's
+ * service 8D53DC1D-… and characteristic DA2E7828-…, write-without-response + notify), then:
  *   new SmpBleServer({ server, deviceName: "sealdrop" });
  * Requests may span several writes (reassembly by the SMP header's length, §8); responses are
  * notified in pieces of ATT_MTU − 3 bytes. Pairing/bonding policy is the app's (Zephyr requires an
