@@ -5,7 +5,7 @@
  * `--conntype serial|udp --connstring ...` and smpmgr's `--port PATH` are accepted too.
  */
 import { createHash } from "node:crypto";
-import { fail, fromHex, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
+import { fail, fromHex, parseImage, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
 import { FORMAT, parseIntegerIn, type CommandSpec, type OptionSpec, type ParsedArgs } from "../args.js";
 import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
 import { deviceKeyFromRaw, encodePublicKey, PUBLIC_ENCODINGS, type PublicEncoding } from "../keys.js";
@@ -130,6 +130,21 @@ async function resolveHash(client: SmpClient, text: string): Promise<Uint8Array>
 	return found[0].hash as Uint8Array;
 }
 
+/**
+ * Image state write (image group, command 0). A Zephyr app built for MCUboot's RAM-load or
+ * direct-XIP modes has no such command (ENOTSUP; seen on the mps2-an385 RAM-load fixture): the
+ * bootloader runs the newest valid image by itself, so a reset is all it takes.
+ */
+async function stateWrite(c: SmpClient, body: CborMap, wait: number | undefined): Promise<CborMap> {
+	try {
+		return await c.write(SmpGroupId.IMAGE, 0, body, { timeout: wait });
+	} catch (e) {
+		if (e instanceof SmpResponseError && e.group === undefined && e.rc === 8)
+			fail("E_UNSUPPORTED", "the device cannot mark images for test or confirm them (image state write: SMP error 8, ENOTSUP); its bootloader picks the newest valid image itself (MCUboot RAM-load or direct-XIP): `sealdrop smp reset` runs the upload");
+		throw e;
+	}
+}
+
 const sub = (name: string, summary: string, usage: string, options: OptionSpec[], run: (args: ParsedArgs) => Promise<number>, notes?: string): CommandSpec =>
 	({ name, summary, usage: `smp ${usage}`, options: [...LINK_OPTIONS, ...options], run, ...(notes ? { notes } : {}) });
 
@@ -153,6 +168,7 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 		const bar = new ProgressBar("upload", bytes.length);
 		const started = Date.now();
 		const { result, hash } = await withClient(args, async (c) => {
+			const before = await slotHashes(c);
 			let result;
 			try {
 				result = await c.upload(bytes, {
@@ -167,24 +183,44 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 				if (e instanceof SmpResponseError && typeof status?.error_code === "string") throw new SealdropError(status.error_code as never, `the device refused the image: ${String(status.error_message)}`);
 				throw e;
 			}
-			return { result, hash: await uploadedHash(c, image) };
+			return { result, hash: uploadedHash(before, await slotHashes(c), bytes, image) };
 		});
 		const seconds = (Date.now() - started) / 1000;
 		const sha = createHash("sha256").update(bytes).digest("hex");
 		const summary = { bytes: bytes.length, sha256: sha, hash, seconds, bytesPerSecond: Math.round(bytes.length / seconds), chunks: result.chunks, packetSize: result.packetSize, finalPacketSize: result.finalPacketSize, resumedFrom: result.resumedFrom };
 		return output(args, summary, `uploaded ${bytes.length} bytes in ${seconds.toFixed(1)} s (${(bytes.length / 1024 / seconds).toFixed(1)} KiB/s, ${result.chunks} chunks of up to ${result.finalPacketSize}-byte packets${result.resumedFrom ? `, resumed at byte ${result.resumedFrom}` : ""})\n` +
-			(hash ? `the device holds it in its secondary slot, hash ${hash}: mark it for test with \`sealdrop smp test ${hash.slice(0, 16)}\`` : "the device lists no image in its secondary slot: see `sealdrop smp state`"));
+			(hash ? `the device lists it with hash ${hash}: mark it for test with \`sealdrop smp test ${hash.slice(0, 16)}\`` : "the device lists no slot holding it yet (MCUboot's serial recovery checks it at the next reset): see `sealdrop smp state`"));
 	});
 
-/** The hash (image hash TLV) the device lists for the upload's slot: its secondary slot (slot 1 of `image`), the hash `smp test` wants. */
-async function uploadedHash(c: SmpClient, image: number): Promise<string | undefined> {
+/** The slots the device lists (image group state read) as "image/slot" → hash hex; empty from a device without it. */
+async function slotHashes(c: SmpClient): Promise<Map<string, string>> {
 	try {
 		const images = ((await c.read(SmpGroupId.IMAGE, 0)).images ?? []) as CborMap[];
-		const slot = images.find((i) => Number(i.image ?? 0) === image && i.slot === 1 && i.hash instanceof Uint8Array);
-		return slot ? toHex(slot.hash as Uint8Array) : undefined;
-	} catch {
-		return undefined; // a device without image state (some recovery builds): the upload itself succeeded
+		return new Map(images.filter((i) => i.hash instanceof Uint8Array).map((i) => [`${Number(i.image ?? 0)}/${Number(i.slot)}`, toHex(i.hash as Uint8Array)]));
+	} catch (e) {
+		if (e instanceof SmpResponseError) return new Map();
+		throw e;
 	}
+}
+
+/**
+ * The hash the device lists for what was uploaded (the hash `smp test` wants): the slot holding
+ * the file's own image hash TLV (a signed image; MCUboot's serial recovery writes the primary
+ * slot, an app the secondary), else the slot of `image` whose hash changed (a sealed image: the
+ * device lists the hash of the image inside), secondary first, else the secondary slot's.
+ */
+function uploadedHash(before: Map<string, string>, after: Map<string, string>, bytes: Uint8Array, image: number): string | undefined {
+	let own: string | undefined;
+	try {
+		const tlv = parseImage(bytes).unprotectedTlvs.find((t) => t.type === 0x10);
+		own = tlv ? toHex(tlv.value) : undefined;
+	} catch {
+		own = undefined; // not an image we can read: the device's account decides
+	}
+	const slots = [`${image}/1`, `${image}/0`];
+	return slots.map((k) => after.get(k)).find((h) => h !== undefined && h === own)
+		?? slots.find((k) => after.has(k) && after.get(k) !== before.get(k))?.replace(/.*/, (k) => after.get(k)!)
+		?? after.get(`${image}/1`);
 }
 
 const state = sub("state", "Show the image slots: version, hash and MCUmgr's flags (image group, command 0).", "state (--udp H:P | --serial P) [-f json]", [FORMAT], (args) =>
@@ -196,14 +232,14 @@ const state = sub("state", "Show the image slots: version, hash and MCUmgr's fla
 const test = sub("test", "Mark the uploaded image (by its hash) to run on trial at the next reset.", "test (--udp H:P | --serial P) HASH [-f json]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
 		if (args.positionals.length !== 1) fail("E_USAGE", "give the HASH of the image to test");
-		const r = await c.write(SmpGroupId.IMAGE, 0, { hash: await resolveHash(c, args.positionals[0]), confirm: false }, { timeout: timeout(args) });
+		const r = await stateWrite(c, { hash: await resolveHash(c, args.positionals[0]), confirm: false }, timeout(args));
 		return output(args, stateJson(r), stateText(r));
 	}));
 
 const confirm = sub("confirm", "Confirm the running image (no HASH), or make the image with HASH permanent.", "confirm (--udp H:P | --serial P) [HASH] [-f json]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
 		const hash = args.positionals[0] ? await resolveHash(c, args.positionals[0]) : undefined;
-		const r = await c.write(SmpGroupId.IMAGE, 0, { ...(hash ? { hash } : {}), confirm: true }, { timeout: timeout(args) });
+		const r = await stateWrite(c, { ...(hash ? { hash } : {}), confirm: true }, timeout(args));
 		return output(args, stateJson(r), stateText(r));
 	}));
 
