@@ -14,6 +14,9 @@ import { after, before, test } from "node:test";
 import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { decodeSmpHeader, encodeSmpPacket } from "../../modules/transport/smp/header.js";
 import { CODE_EXIT, expectFailure, expectOk, findTlv, rawLayout, repoRoot, runCli, tempDir } from "../helpers/cli.js";
+import { SmpClient, SmpTimeoutError } from "../../host/smp/client.js";
+import { serialLink } from "../../host/smp/links.js";
+import { base64Encode, crc16Xmodem } from "../../modules/transport/smp/serial-framing.js";
 
 const work = tempDir("sealdrop-smp-");
 const cli = (...args: string[]) => runCli(args, { cwd: work.dir });
@@ -91,7 +94,7 @@ before(async () => {
 	ok("sign", "-k", "sign.pem", "-v", "1.0.0", "-H", "0x200", "--pad-header", "-S", "0x60000", "app-1.0.bin", "factory.bin");
 	ok("sign", "-k", "sign.pem", "-v", "1.1.0+7", "-H", "0x200", "--pad-header", "-S", "0x60000", "app-1.1.bin", "inner.bin");
 	ok("wrap", "-k", "sign.pem", "-S", "0x61000", "inner.bin", "release.bin");
-	for (const d of ["dev", "dev2", "dev3"]) ok("sim", "init", "--dir", d, "--trust", "sign.pem", "--factory-image", "factory.bin");
+	for (const d of ["dev", "dev2", "dev3", "dev4"]) ok("sim", "init", "--dir", d, "--trust", "sign.pem", "--factory-image", "factory.bin");
 	ok("sim", "pubkey", "--dir", "dev", "-o", "dev.pub.pem");
 	ok("seal", "--device-pub", "dev.pub.pem", "-o", "sealed.bin", "release.bin");
 	sealed = fs.readFileSync(work.file("sealed.bin"));
@@ -222,11 +225,14 @@ test("sealdrop smp: echo, pubkey (= sim pubkey), upload, state, test, reset (swa
 	assert.match(key.fingerprint, /^[0-9a-f]{64}$/);
 	const up = JSON.parse(ok("smp", "upload", "--udp", udp, "sealed.bin", "--mtu", "512", "-f", "json"));
 	assert.equal(up.bytes, sealed.length);
+	assert.equal(up.hash, innerHash, "upload reports the hash the device lists for it (the inner image's SHA256 TLV), what smp test wants");
+	assert.equal(up.packetSize, 512);
 	assert.ok(up.chunks > sealed.length / 512);
 	let state = JSON.parse(ok("smp", "state", "--udp", udp, "-f", "json"));
 	const slot1 = state.images.find((i: CborMap) => i.slot === 1);
 	assert.deepEqual({ version: slot1.version, hash: slot1.hash, pending: slot1.pending }, { version: "1.1.0.7", hash: innerHash, pending: false });
-	state = JSON.parse(ok("smp", "test", "--udp", udp, innerHash.slice(0, 12), "-f", "json"));
+	// link options before the command, as `sim serve --help` shows them
+	state = JSON.parse(ok("smp", "--udp", udp, "test", innerHash.slice(0, 12), "-f", "json"));
 	assert.equal(state.images.find((i: CborMap) => i.slot === 1).pending, true);
 	ok("smp", "reset", "--udp", udp);
 	await new Promise((r) => setTimeout(r, 300));
@@ -349,4 +355,104 @@ test("key rotation through SMP: smp rotate answers a signed request, rotate chec
 	} finally {
 		await stop();
 	}
+});
+
+/** An echo request whose whole SMP packet is exactly `size` bytes. */
+function echoOfSize(size: number, sequence = 1): Uint8Array {
+	let text = "e".repeat(size);
+	while (8 + encodeCbor({ d: text }).length > size) text = text.slice(1);
+	const p = packet(2, 0, 0, { d: text }, sequence);
+	assert.equal(p.length, size);
+	return p;
+}
+
+test("pty as strict as Zephyr's serial transport: buf_size 1024 takes 1020-byte packets and drops 1021 (the real Zephyr 4.4 app did the same), lines over 128 bytes are dropped; the default upload fits", async (t) => {
+	if (spawnSync("python3", ["-c", "import pty"]).status !== 0) return t.skip("python3 is not available for the pty");
+	const { where, stop } = await serve("dev4", ["--pty", "--buf-size", "1024"]);
+	const client = new SmpClient(serialLink(where.pty));
+	try {
+		const echo = (size: number) => client.request(2, 0, 0, decodeCbor(echoOfSize(size).subarray(8)) as CborMap, { timeout: 1500, tries: 1 });
+		assert.equal((await echo(1020)).r, (decodeCbor(echoOfSize(1020).subarray(8)) as CborMap).d, "a 1020-byte packet is answered");
+		// the old client's sizing: a packet of the whole buf_size. Zephyr drops it; so must the simulator
+		await assert.rejects(echo(1021), SmpTimeoutError);
+		await assert.rejects(echo(1024), SmpTimeoutError);
+		// one frame on a single 130-byte line (a Zephyr UART line buffer holds 128 with the newline): dropped
+		const small = packet(2, 0, 0, { d: "x".repeat(80) }, 0x33);
+		const frame = new Uint8Array(small.length + 4);
+		frame.set([(small.length + 2) >> 8, (small.length + 2) & 0xff]);
+		frame.set(small, 2);
+		const crc = crc16Xmodem(small);
+		frame.set([crc >> 8, crc & 0xff], small.length + 2);
+		const line = Buffer.concat([Buffer.from([6, 9]), Buffer.from(base64Encode(frame)), Buffer.from("\n")]);
+		assert.ok(line.length > 128);
+		const answers: Uint8Array[] = [];
+		const probe = serialLink(where.pty);
+		probe.onPacket = (p) => answers.push(p);
+		const fd = fs.openSync(where.pty, "w");
+		fs.writeSync(fd, line);
+		await new Promise((r) => setTimeout(r, 800));
+		assert.deepEqual(answers, [], "an overlong line is dropped");
+		probe.send(small); // the same packet in lines of at most 127 bytes is answered
+		for (let i = 0; i < 40 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+		assert.equal(answers.length, 1);
+		fs.closeSync(fd);
+		probe.close();
+		// sealdrop smp upload with its defaults: packets of buf_size − 4, no retry needed
+		ok("sim", "pubkey", "--dir", "dev4", "-o", "dev4.pub.pem");
+		ok("seal", "--device-pub", "dev4.pub.pem", "-o", "sealed4.bin", "release.bin");
+		const r = cli("smp", "upload", "--serial", where.pty, "sealed4.bin", "-f", "json");
+		expectOk(r, "smp upload over the pty");
+		assert.doesNotMatch(r.stderr, /note:/, "no packet went unanswered");
+		const up = JSON.parse(r.stdout);
+		assert.deepEqual({ packetSize: up.packetSize, finalPacketSize: up.finalPacketSize, hash: up.hash }, { packetSize: 1020, finalPacketSize: 1020, hash: innerHash });
+	} finally {
+		client.close();
+		await stop();
+	}
+});
+
+test("UDP: each client gets the answers to its own requests, with two clients interleaving echoes under the same sequence numbers", async () => {
+	const port = Number(udp.split(":")[1]);
+	const a = new Raw(port);
+	const b = new Raw(port);
+	try {
+		for (let s = 0; s < 8; s++) {
+			a.send(packet(2, 0, 0, { d: `a${s}` }, s));
+			b.send(packet(2, 0, 0, { d: `b${s}` }, s));
+		}
+		for (let s = 0; s < 8; s++) {
+			assert.deepEqual((await a.next()).body, { r: `a${s}` });
+			assert.deepEqual((await b.next()).body, { r: `b${s}` });
+		}
+		await a.silent(200);
+		await b.silent(0);
+	} finally {
+		a.socket.close();
+		b.socket.close();
+	}
+});
+
+test("CLI rough edges: numbers out of range are E_USAGE (exit 2), -f json failures print JSON on stdout, no answer says what to check, sim serve --help's example parses", () => {
+	for (const args of [
+		["smp", "state", "--udp", "127.0.0.1:99999"], ["smp", "state", "--tcp", "127.0.0.1:70000"], ["smp", "state", "--udp", "127.0.0.1:0"],
+		["smp", "state", "--udp", udp, "--timeout", "0"], ["smp", "state", "--udp", udp, "--timeout", "1e9"],
+		["smp", "upload", "--udp", udp, "sealed.bin", "--mtu", "10"], ["smp", "upload", "--udp", udp, "sealed.bin", "--image", "256"],
+		["smp", "erase", "--udp", udp, "--slot", "999"], ["smp", "state", "--serial", "/dev/null,fast"],
+		["sim", "serve", "--dir", "dev", "--udp", "127.0.0.1:65536"], ["sim", "pull", "--dir", "dev", "http://127.0.0.1:1/x", "--timeout", "-5"],
+		["smp", "state", "--conntype", "serial"],
+	]) expectFailure(cli(...args), "E_USAGE", 2, args.join(" "));
+	const r = cli("smp", "state", "--udp", "127.0.0.1:9", "--timeout", "100", "-f", "json");
+	expectFailure(r, "E_IO", 4, "no device");
+	const failure = JSON.parse(r.stdout);
+	assert.deepEqual(Object.keys(failure), ["ok", "code", "message"]);
+	assert.equal(failure.ok, false);
+	assert.equal(failure.code, "E_IO");
+	assert.match(failure.message, /no answer from the device \(udp 127\.0\.0\.1:9\) after 4 tries of 100 ms.*sealdrop sim serve.*port.*--mtu/);
+	// the example `sim serve --help` prints, as users type it
+	const help = ok("sim", "serve", "--help");
+	const example = /sealdrop (smp --udp \S+ upload \S+)/.exec(help);
+	assert.ok(example, help);
+	const parts = example[1].split(" ").map((w) => (w === "127.0.0.1:1337" ? udp : w === "sealed.bin" ? "no-such.bin" : w));
+	expectFailure(cli(...parts), "E_IO", 4, "the example parses: it fails only on the missing file");
+	assert.match(cli(...parts).stderr, /no-such\.bin: cannot read image/);
 });
