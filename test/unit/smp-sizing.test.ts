@@ -201,7 +201,7 @@ test("progress bar: rate and time left while running, the 100 % line once howeve
 	bar.update(0);
 	now += 1_000;
 	bar.update(25_000); // 25 KB in 1 s: 3 s left
-	assert.match(out.at(-1)!, /^\rupload \[#{8}\.{22}\]  25% 25000\/100000 25\.0 KB\/s, 0:03 left\x1b\[K$/);
+	assert.equal(out.at(-1), `\rupload [${"#".repeat(8)}${".".repeat(22)}]  25% 25000/100000 25.0 KB/s, 0:03 left\x1b[K`);
 	now += 50;
 	bar.update(26_000);
 	assert.equal(out.length, 2, "not redrawn within 100 ms");
@@ -212,7 +212,7 @@ test("progress bar: rate and time left while running, the 100 % line once howeve
 	bar.update(100_000);
 	const text = out.join("");
 	assert.equal(text.split("100%").length - 1, 1, `one 100 % line: ${JSON.stringify(text)}`);
-	assert.match(text, /100% 100000\/100000 24\.7 KB\/s in 0:04\x1b\[K\n$/);
+	assert.ok(text.endsWith("100% 100000/100000 24.7 KB/s in 0:04\x1b[K\n"), JSON.stringify(text));
 	// a notice in the middle ends the bar's line first
 	const out2: string[] = [];
 	const bar2 = new ProgressBar("pull", 10, true, { write: (t: string) => out2.push(t) }, () => now);
