@@ -22,7 +22,7 @@ export default tseslint.config(
 	},
 	{
 		// native module shims: Moddable's Native()/native() reach the C half
-		files: ["native/**/*.js"],
+		files: ["native/**/*.js", "boards/**/*.js"],
 		languageOptions: { globals: { Native: "readonly", native: "readonly" } },
 	},
 	{

@@ -14,12 +14,15 @@
 //    each per-file tsconfig mcconfig generated and xsc each result, as its CMake rules would;
 //    `west build` (Zephyr) does the rest, unless ZEPHYR_BASE names a workspace.
 // Options: --keep (leave the scratch folder), --only lin|esp32|zephyr, --record (write what the
-// SDK's own manifests contribute to each build to test/vectors/moddable-sdk/builds.json).
+// SDK's own manifests contribute to each build to test/vectors/moddable-sdk/builds.json),
+// --figures FILE (bytecode sizes, xsl's counts and the lin app's memory as JSON; bench:size).
 // Exit: 0 every step as expected, 1 a step failed, 2 MODDABLE is not a usable SDK.
+import { Buffer } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, relative } from "node:path";
+import { clearTimeout, setTimeout } from "node:timers";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
@@ -43,6 +46,8 @@ const env = { ...process.env, PATH: [tools, join(root, "node_modules", ".bin"), 
 const scratch = mkdtempSync(join(tmpdir(), "sealdrop-moddable-"));
 const results = [];
 const recorded = {};
+/** Sizes and memory from the real toolchain (printed; --figures FILE writes them as JSON for bench:size). */
+const figures = { sdk: "", builds: {} };
 console.log(`check:moddable: Moddable SDK ${sdkVersion} at ${MODDABLE}; scratch ${scratch}`);
 
 function stop(message) {
@@ -78,6 +83,36 @@ function recordBuild(key, names) {
 	recorded[key] = { sdk: [...new Set(names.sdk)].sort(), ours: [...new Set(names.ours)].sort() };
 }
 
+/** Bytes of XS bytecode xsc wrote for our modules and for the SDK's, in a build's modules folder. */
+function bytecodeSizes(key, modulesDir) {
+	const sizes = { ours: 0, oursModules: 0, sdk: 0, sdkModules: 0 };
+	const walk = (dir, prefix) => {
+		for (const name of readdirSync(dir)) {
+			const full = join(dir, name);
+			if (statSync(full).isDirectory()) walk(full, `${prefix}${name}/`);
+			else if (name.endsWith(".xsb")) {
+				const ours = /^(sealdrop\/|@noble\/|main$)/.test(prefix + name.slice(0, -4));
+				sizes[ours ? "ours" : "sdk"] += statSync(full).size;
+				sizes[ours ? "oursModules" : "sdkModules"]++;
+			}
+		}
+	};
+	walk(modulesDir, "");
+	(figures.builds[key] ??= {}).xsb = sizes;
+	return sizes;
+}
+
+/** Resident memory of a process (Linux /proc): now and its peak, in KiB. */
+function processMemory(pid) {
+	try {
+		const status = readFileSync(`/proc/${pid}/status`, "utf8");
+		const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+		return { rssKiB: kib("VmRSS"), peakKiB: kib("VmHWM") };
+	} catch {
+		return undefined;
+	}
+}
+
 // ---- 1. lin: build, run, update ---------------------------------------------------------------
 
 async function lin() {
@@ -97,6 +132,16 @@ async function lin() {
 	if (!built) return;
 	const modulesDir = findDir(out, "modules");
 	if (modulesDir) recordBuild("lin boards/lin", splitNames(listXsb(modulesDir)));
+	const linked = /### (\d+) instances, (\d+) keys/.exec(build.text);
+	const lin = (figures.builds["lin boards/lin"] ??= {});
+	lin.xsl = linked ? { instances: Number(linked[1]), keys: Number(linked[2]) } : undefined;
+	lin.mcSoBytes = statSync(so).size;
+	const xsObject = findFile(out, "mc.xs.c.o");
+	if (xsObject) lin.preloadObjectBytes = statSync(xsObject).size;
+	if (modulesDir) {
+		const sizes = bytecodeSizes("lin boards/lin", modulesDir);
+		console.log(`     figures: xsb ours ${sizes.ours} B in ${sizes.oursModules} modules, SDK ${sizes.sdk} B in ${sizes.sdkModules}; xsl ${linked?.[1]} instances, ${linked?.[2]} keys; mc.xs.c.o (preloaded heap, 64-bit) ${lin.preloadObjectBytes} B`);
+	}
 	await runLin(so);
 }
 
@@ -129,8 +174,10 @@ while True:
     if sys.stdin in r and not os.read(sys.stdin.fileno(), 1): break
     for src, dst in ((a, b), (b, a)):
         if src in r:
-            try: os.write(dst, os.read(src, 4096))
-            except OSError: pass
+            try: data = os.read(src, 4096)
+            except OSError: continue
+            while data:  # a pty takes a few KiB at a time: write it all, never drop
+                data = data[os.write(dst, data):]
 `], { stdio: ["pipe", "pipe", "inherit"] });
 	return new Promise((resolve, reject) => {
 		helper.on("error", () => reject(new Error("python3 is needed for the pty pair")));
@@ -157,6 +204,14 @@ async function display() {
 }
 
 async function runLin(so) {
+	try {
+		await runLinSteps(so);
+	} catch (e) {
+		report("run", false, e.message);
+	}
+}
+
+async function runLinSteps(so) {
 	const device = join(scratch, "device");
 	writeFileSync(join(scratch, "app-1.0.bin"), Buffer.alloc(96 * 1024, 0x5a));
 	writeFileSync(join(scratch, "app-1.1.bin"), Buffer.alloc(128 * 1024, 0xa5));
@@ -183,6 +238,7 @@ async function runLin(so) {
 	try {
 		await boot();
 		const echo = smp("echo", "hello from check:moddable").trim();
+		const booted = processMemory(app.pid);
 		report("run: mcsim boots the app; SMP echo on its console", echo === "hello from check:moddable", JSON.stringify(echo));
 		smp("pubkey", "-e", "pem", "-o", join(scratch, "device.pub.pem"));
 		const keyFiles = readdirSync(state);
@@ -196,6 +252,9 @@ async function runLin(so) {
 		const before = JSON.parse(smp("state", "-f", "json"));
 		const secondary = before.images.find((i) => i.slot === 1);
 		report("run: smp upload of a sealed 1.1.0; the agent decrypts, verifies and installs it", secondary?.version?.startsWith("1.1.0"), `${(statSync(join(scratch, "sealed.bin")).size / 1024).toFixed(0)} KiB in ${uploadSeconds.toFixed(1)} s; slot 1 holds ${secondary?.version}`);
+		const uploaded = processMemory(app.pid);
+		figures.builds["lin boards/lin"].memory = { boot: booted, afterUpload: uploaded };
+		console.log(`     figures: mcsim resident ${booted?.rssKiB} KiB after boot, ${uploaded?.rssKiB} KiB after the upload (peak ${uploaded?.peakKiB} KiB; the process, GTK included, not the XS heap)`);
 		smp("test", secondary.hash);
 		const marked = JSON.parse(smp("state", "-f", "json")).images.find((i) => i.slot === 1);
 		report("run: smp test marks it pending", marked?.pending === true, `slot 1 ${marked?.version} pending=${marked?.pending}`);
@@ -224,8 +283,6 @@ const GOALS = `# Goals over mcconfig's generated makefile: its own TypeScript, x
 sealdrop-xsl: $(MODULES)
 \t@mkdir -p $(TMP_DIR)/sealdrop-xsl
 \txsl -b $(MODULES_DIR) -o $(TMP_DIR)/sealdrop-xsl $(PRELOADS) $(STRIPS) $(CREATION) $(MODULES)
-sealdrop-names:
-\t@echo $(MODULES)
 `;
 
 function esp32(board, platform) {
@@ -242,10 +299,16 @@ function esp32(board, platform) {
 	const idf = process.env.IDF_PATH ? [] : ["IDF_PATH=/nonexistent", "IDF_VERSION=none"];
 	const js = run(`make-${board}-js`, "make", ["-f", makefile, "-f", goals, ...idf, "sealdrop-xsl"], { cwd: dirname(makefile) });
 	const linked = /### (\d+) instances, (\d+) keys/.exec(js.text);
+	(figures.builds[`${platform} boards/${board}`] ??= {}).xsl = linked ? { instances: Number(linked[1]), keys: Number(linked[2]) } : undefined;
+	const xsc = findFile(dirname(makefile), "mc.xs.c");
+	if (xsc) figures.builds[`${platform} boards/${board}`].mcXsCBytes = statSync(xsc).size;
 	report(`  ${platform}: mcconfig's tsc, xsc and xsl steps (its makefile's rules)`, js.status === 0 && !!linked, js.status === 0 ? `xsl linked: ${linked?.[1]} instances, ${linked?.[2]} keys` : `exit ${js.status}: ${js.tail} (log ${js.log})`);
-	const names = run(`make-${board}-names`, "make", ["-s", "-f", makefile, "-f", goals, ...idf, "sealdrop-names"], { cwd: dirname(makefile) });
 	const modulesDir = findDir(out, "modules");
-	if (modulesDir) recordBuild(`${platform} boards/${board}`, splitNames(listXsb(modulesDir)));
+	if (modulesDir) {
+		recordBuild(`${platform} boards/${board}`, splitNames(listXsb(modulesDir)));
+		const sizes = bytecodeSizes(`${platform} boards/${board}`, modulesDir);
+		console.log(`     figures: xsb ours ${sizes.ours} B in ${sizes.oursModules} modules, SDK ${sizes.sdk} B in ${sizes.sdkModules}; xsl ${linked?.[1]} instances, ${linked?.[2]} keys`);
+	}
 	const whole = run(`make-${board}`, "make", ["-f", makefile], { cwd: dirname(makefile), env: process.env.IDF_PATH ? {} : { IDF_PATH: "" } });
 	const idfStop = /IDF_PATH not set|ESP-IDF|idf\.py/.test(whole.tail);
 	report(`  ${platform}: the whole build`, whole.status === 0 || (!process.env.IDF_PATH && idfStop), whole.status === 0 ? "built" : `stops where ESP-IDF is needed: ${whole.tail}`);
@@ -291,6 +354,12 @@ function zephyr(board) {
 		.filter((m) => m[1].startsWith(root));
 	const vars = { "${MODULES_DIR}": modulesDir, "${TMP_DIR}": dirname(cmake) };
 	const expand = (s) => s.replace(/\$\{(MODULES_DIR|TMP_DIR)\}/g, (v) => vars[v]);
+	// tsc resolves embedded:provider/builtin (the SDK's typings/global.d.ts imports it too) to
+	// mc.devicetree.d.ts, which the Zephyr build generates from the board's devicetree; without
+	// Zephyr, the SDK's generic provider typing stands in for it (said in the report)
+	const devicetree = join(dirname(cmake), "mc.devicetree.d.ts");
+	const standIn = !existsSync(devicetree);
+	if (standIn) writeFileSync(devicetree, readFileSync(join(MODDABLE, "typings", "embedded_provider", "builtin.d.ts"), "utf8"));
 	const failed = [];
 	let compiled = 0;
 	for (const [, source, converted, tsconfig, xscFlags] of rules) {
@@ -301,9 +370,8 @@ function zephyr(board) {
 		if (xsb.status !== 0) failed.push(`${relative(root, source)} (xsc): ${xsb.tail}`);
 		else compiled++;
 	}
-	const onlyDevicetree = failed.length === 1 && failed[0].startsWith("modules/app/main.ts") && /embedded:provider\/builtin/.test(failed[0]);
-	report(`  zephyr/${board}: mcconfig's tsc and xsc on our ${rules.length} TypeScript modules`, rules.length > 0 && (failed.length === 0 || onlyDevicetree),
-		`${compiled} compiled${failed.length ? `; ${onlyDevicetree ? "main.ts waits for mc.devicetree.d.ts, which the Zephyr build generates from the board's devicetree" : failed.join("; ")}` : ""}`);
+	report(`  zephyr/${board}: mcconfig's tsc and xsc on our ${rules.length} TypeScript modules`, rules.length > 0 && failed.length === 0,
+		`${compiled} compiled${standIn ? " (the SDK's generic embedded:provider/builtin typing standing in for the board's generated mc.devicetree.d.ts)" : ""}${failed.length ? `; ${failed.join("; ")}` : ""}`);
 	const names = [...text.matchAll(/list\(APPEND mMODULES \$\{MODULES_DIR\}\/(\S+)\.xsb\)/g)].map((m) => m[1]).map((n) => n.startsWith("~.") ? n.slice(2).replace("/", ":") : n);
 	recordBuild(`zephyr/${board} modules/app`, splitNames(names));
 	report(`  zephyr/${board}: the rest (Zephyr's devicetree, the C, the link)`, true, process.env.ZEPHYR_BASE ? "run `west build` in the generated project" : "stops at `west build`: needs a Zephyr workspace (ZEPHYR_BASE)");
@@ -329,6 +397,10 @@ try {
 		mkdirSync(dirname(file), { recursive: true });
 		writeFileSync(file, JSON.stringify({ sdk: `Moddable SDK ${sdkVersion}`, recordedBy: "npm run check:moddable -- --record", builds: recorded }, null, "\t") + "\n");
 		console.log(`recorded ${Object.keys(recorded).length} builds' module names in ${relative(root, file)}`);
+	}
+	if (args.includes("--figures")) {
+		figures.sdk = `Moddable SDK ${sdkVersion}`;
+		writeFileSync(args[args.indexOf("--figures") + 1], JSON.stringify(figures, null, "\t") + "\n");
 	}
 	if (!args.includes("--keep")) rmSync(scratch, { recursive: true, force: true });
 }

@@ -163,7 +163,8 @@ export class DeviceSmp {
 	 * closed and `onReset` runs. Returns the UART (close it to stop).
 	 */
 	listen(openUart: (onReadable: () => void) => UartPort, onReset: () => void): UartPort {
-		const decoder = new SerialFrameDecoder({ maxLine: 128, maxPacket: this.#bufSize });
+		// as Zephyr's serial transport: the packet, its length and CRC within buf_size (serial-framing.ts)
+		const decoder = new SerialFrameDecoder({ maxLine: 128, bufSize: this.#bufSize });
 		let uart: UartPort | undefined = undefined;
 		uart = openUart(() => {
 			const port = uart;

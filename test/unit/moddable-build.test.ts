@@ -1,0 +1,132 @@
+/**
+ * Each Moddable build of the device app, checked the way the real SDK checks it, without the SDK
+ * (test/helpers/moddable-build.ts models mcconfig and xsl from their sources; what the SDK's own
+ * manifests add to each build was recorded from Moddable SDK 8.2.3 in
+ * test/vectors/moddable-sdk/builds.json). `npm run check:moddable` runs the real thing.
+ * - every import of every module of ours resolves as xsl resolves it, to a module of that build
+ *   (SDK 8.2.3 refused `./errors.js` from the module named "sealdrop/image", and BLE code in builds
+ *   without Moddable's BLE);
+ * - preloaded modules import only preloaded modules or the SDK's;
+ * - tsc passes on each of our TypeScript modules with the tsconfig mcconfig generates: one file,
+ *   the manifests' compilerOptions, paths for the build's modules and the SDK's typings only when
+ *   the build includes manifest_base.json (SDK 8.2.3 said TS2304 for TextDecoder and `native`).
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import ts from "typescript";
+import { repoRoot } from "../helpers/cli.js";
+import { MANIFEST_BASE, mcconfigCompilerOptions, moddableBuild, xslResolve, type Build } from "../helpers/moddable-build.js";
+
+interface Recorded { sdk: string[]; ours: string[] }
+const vectors = JSON.parse(fs.readFileSync(path.join(repoRoot, "test", "vectors", "moddable-sdk", "builds.json"), "utf8")) as { sdk: string; builds: Record<string, Recorded> };
+const typings = path.join(repoRoot, "node_modules", "@moddable", "typings");
+
+const zephyrBoards = fs.readdirSync(path.join(repoRoot, "boards")).filter((b) => {
+	const file = path.join(repoRoot, "boards", b, "manifest.json");
+	return fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, "utf8")) as { build?: { ZEPHYR_BOARD?: string } }).build?.ZEPHYR_BOARD;
+});
+const builds: [key: string, manifest: string, platform: string][] = [
+	["lin boards/lin", "boards/lin/manifest.json", "lin"],
+	["esp32 boards/esp32", "boards/esp32/manifest.json", "esp32"],
+	["esp32/esp32s3 boards/esp32s3", "boards/esp32s3/manifest.json", "esp32/esp32s3"],
+	...zephyrBoards.map((b): [string, string, string] => [`zephyr/${b} modules/app`, "modules/app/manifest.json", `zephyr/${b}`]),
+];
+
+/** The imports that survive tsc (type-only ones are erased) as xsl sees them. */
+function runtimeImports(file: string): string[] {
+	const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, false);
+	const out: string[] = [];
+	for (const s of source.statements) {
+		if (ts.isImportDeclaration(s) && !s.importClause?.isTypeOnly) {
+			const named = s.importClause?.namedBindings;
+			const allTypes = !s.importClause?.name && named && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+			if (!allTypes) out.push((s.moduleSpecifier as ts.StringLiteral).text);
+		} else if (ts.isExportDeclaration(s) && s.moduleSpecifier && !s.isTypeOnly) out.push((s.moduleSpecifier as ts.StringLiteral).text);
+	}
+	return out;
+}
+
+function buildOf(key: string, manifest: string, platform: string): { build: Build; recorded: Recorded } {
+	const recorded = vectors.builds[key];
+	assert.ok(recorded, `${key}: no recorded SDK build; run \`npm run check:moddable -- --record\` with MODDABLE set`);
+	return { build: moddableBuild(path.join(repoRoot, manifest), platform), recorded };
+}
+
+test("xslResolve follows xsl: .js dropped, relative to the module's name", () => {
+	assert.equal(xslResolve("./errors.js", "sealdrop/image/header"), "sealdrop/image/errors");
+	assert.equal(xslResolve("./errors.js", "sealdrop/image"), "sealdrop/errors");
+	assert.equal(xslResolve("./image/errors.js", "sealdrop/image"), "sealdrop/image/errors");
+	assert.equal(xslResolve("../header.js", "sealdrop/transport/smp/ble/server"), "sealdrop/transport/smp/header");
+	assert.equal(xslResolve("./app.js", "main"), "app");
+	assert.equal(xslResolve("../x.js", "main"), undefined);
+	assert.equal(xslResolve("@noble/hashes/sha2.js", "sealdrop/update/signature"), "@noble/hashes/sha2");
+	assert.equal(xslResolve("text/decoder", "sealdrop/app/web-globals"), "text/decoder");
+});
+
+for (const [key, manifest, platform] of builds) {
+	test(`${key}: the module names real mcconfig compiled are the ones the model finds`, () => {
+		const { build, recorded } = buildOf(key, manifest, platform);
+		assert.deepEqual(build.errors, []);
+		const missing = recorded.ours.filter((n) => !build.modules.has(n));
+		assert.deepEqual(missing, [], "names mcconfig built that the model does not find");
+	});
+
+	test(`${key}: every import resolves, as xsl resolves it, to a module of the build`, () => {
+		const { build, recorded } = buildOf(key, manifest, platform);
+		const names = new Set([...build.modules.keys(), ...recorded.sdk, "mc/config"]);
+		const unresolved: string[] = [];
+		for (const [name, file] of build.modules) {
+			if (file.endsWith(".d.ts")) continue;
+			for (const specifier of runtimeImports(file)) {
+				const target = xslResolve(specifier, name);
+				if (!target || !names.has(target)) unresolved.push(`${name} imports "${specifier}" → ${target ?? "(outside)"}`);
+			}
+		}
+		assert.deepEqual(unresolved, []);
+	});
+
+	test(`${key}: preloaded modules import only preloaded modules or the SDK's`, () => {
+		const { build, recorded } = buildOf(key, manifest, platform);
+		const preload = new Set(build.preload);
+		const sdk = new Set(recorded.sdk);
+		for (const name of preload) assert.ok(build.modules.has(name) || sdk.has(name), `preload ${name} is no module of the build`);
+		for (const name of preload) {
+			const file = build.modules.get(name);
+			if (!file || file.endsWith(".d.ts")) continue;
+			for (const specifier of runtimeImports(file)) {
+				const target = xslResolve(specifier, name)!;
+				assert.ok(preload.has(target) || sdk.has(target), `preloaded ${name} imports ${target}, which is not preloaded`);
+			}
+		}
+	});
+
+	test(`${key}: tsc passes on each TypeScript module with mcconfig's generated tsconfig`, () => {
+		const { build } = buildOf(key, manifest, platform);
+		const withTypings = build.sdkIncludes.includes(MANIFEST_BASE);
+		const json = mcconfigCompilerOptions(build, withTypings ? typings : undefined);
+		const { options, errors } = ts.convertCompilerOptionsFromJson({ ...json, noEmit: true, sourceMap: false }, repoRoot);
+		assert.deepEqual(errors.map((e) => ts.flattenDiagnosticMessageText(e.messageText, "\n")), []);
+		const host = ts.createCompilerHost(options);
+		const cache = new Map<string, ts.SourceFile | undefined>();
+		const getSourceFile = host.getSourceFile.bind(host);
+		host.getSourceFile = (file, language) => {
+			if (!cache.has(file)) cache.set(file, getSourceFile(file, language));
+			return cache.get(file);
+		};
+		const failures: string[] = [];
+		let program: ts.Program | undefined;
+		for (const file of [...build.modules.values()].filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))) {
+			// one program per file, as mcconfig runs tsc once per module (TSConfigFile: files: [source])
+			program = ts.createProgram({ rootNames: [file], options, host, oldProgram: program });
+			for (const d of ts.getPreEmitDiagnostics(program)) {
+				// @moddable/typings 5.6.0 itself fails strict (embedded_io/serial.d.ts, smbus.d.ts); the SDK's own typings do not
+				if (d.file?.fileName.includes("/node_modules/@moddable/typings/")) continue;
+				const where = d.file ? `${path.relative(repoRoot, d.file.fileName)}(${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1})` : "";
+				failures.push(`${path.relative(repoRoot, file)}: ${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`);
+			}
+		}
+		assert.deepEqual([...new Set(failures)], []);
+	});
+}
