@@ -10,7 +10,7 @@ import dgram from "node:dgram";
 import { fail } from "sealdrop/image";
 import { FORMAT, type CommandSpec } from "../cli/args.js";
 import { deviceDir, deviceProcess, runDevice } from "../cli/commands/sim.js";
-import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
+import { encodeSerialFrame, SERIAL_FRAME_OVERHEAD, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { decodeSmpHeader, encodeSmpPacket, SMP_HEADER_SIZE, SmpGroupId, SmpOp } from "../../modules/transport/smp/header.js";
 import { parseHostPort } from "./links.js";
@@ -41,7 +41,8 @@ export class SimUart {
 	readonly #app: boolean;
 
 	/**
-	 * `bufSize`: the device's buf_size (default SIM_BUF_SIZE, ./buf-size.ts). `app`: run the device
+	 * `bufSize`: the device program's buf_size (default SIM_BUF_SIZE, ./buf-size.ts; behind the UDP
+	 * relay, the buf_size clients get plus the relay's serial frame, serveUdp()). `app`: run the device
 	 * app a board runs (modules/app: first-boot provisioning, health check, self-confirm) instead
 	 * of the bare SMP server.
 	 */
@@ -99,6 +100,17 @@ export class SimUart {
  * client that asked (ReplyRoutes). A datagram larger than buf_size is dropped without an answer,
  * as Zephyr's UDP transport does (smp_udp.c: recvfrom() into CONFIG_MCUMGR_TRANSPORT_UDP_MTU,
  * which its Kconfig.udp requires to fit the CONFIG_MCUMGR_TRANSPORT_NETBUF_SIZE net_buf).
+ *
+ * The device program only listens on its UART, in the serial framing, and takes there what
+ * Zephyr's serial transport takes: the frame's length and CRC decoded into the same buffer as the
+ * packet (serial_util.c mcumgr_serial_decode_frag(); modules/app DeviceSmp), so a packet of at
+ * most its buffer less SERIAL_FRAME_OVERHEAD. That hop is the simulator's, not the wire's: over
+ * UDP the datagram alone fills the net_buf (smp_udp.c smp_udp_receive_thread() copies just the
+ * received bytes into it), so the relay, which plays the device's UDP transport, counts buf_size
+ * as what a datagram may hold — udpBufSize(), the device's buffer less that hop — and says so in
+ * the OS params answers it relays (forUdp()). Relaying the device's own figure instead promised
+ * UDP clients 4 bytes the device's UART then dropped: a default upload's first buf_size packet
+ * went unanswered.
  */
 function serveUdp(uart: SimUart, address: string, limits: DeviceLimits, announce: (what: Record<string, unknown>) => void, onFatal: (message: string) => void): Promise<void> {
 	const { host, port } = parseHostPort(address, "--udp", true);
@@ -109,7 +121,7 @@ function serveUdp(uart: SimUart, address: string, limits: DeviceLimits, announce
 		for (const packet of fromDevice.push(bytes)) {
 			if (limits.take(packet)) continue;
 			const to = routes.route(packet);
-			if (to) socket.send(packet, to.port, to.address);
+			if (to) socket.send(forUdp(packet, limits.udpBufSize), to.port, to.address);
 		}
 	};
 	const started = uart.onStart;
@@ -118,7 +130,7 @@ function serveUdp(uart: SimUart, address: string, limits: DeviceLimits, announce
 		started();
 	};
 	socket.on("message", (message, remote) => {
-		if (message.length > limits.bufSize) return;
+		if (message.length > limits.udpBufSize) return;
 		routes.add(message, { address: remote.address, port: remote.port });
 		uart.write(encodeSerialFrame(message));
 	});
@@ -184,6 +196,25 @@ async function servePty(uart: SimUart, limits: DeviceLimits, announce: (what: Re
 	});
 }
 
+/**
+ * `packet` as the device's UDP transport sends it: an OS params answer (group 0, command 6,
+ * smp-protocol.md §4) reports `udpBufSize`, the largest datagram the relay and the device behind
+ * it take; any other packet goes unchanged.
+ */
+export function forUdp(packet: Uint8Array, udpBufSize: number): Uint8Array {
+	if (packet.length < SMP_HEADER_SIZE) return packet;
+	const h = decodeSmpHeader(packet);
+	if (h.op !== SmpOp.READ + 1 || h.group !== SmpGroupId.OS || h.command !== 6 || packet.length !== SMP_HEADER_SIZE + h.length) return packet;
+	let body: CborMap;
+	try {
+		body = decodeCbor(packet.subarray(SMP_HEADER_SIZE)) as CborMap;
+	} catch {
+		return packet; // not a map the relay can read: the client judges it
+	}
+	if (typeof body?.buf_size !== "number" || body.buf_size === udpBufSize) return packet;
+	return encodeSmpPacket(h, encodeCbor({ ...body, buf_size: udpBufSize }));
+}
+
 /** Zephyr's serial line buffer, marker and newline included (CONFIG_UART_MCUMGR_RX_BUF_SIZE, default 128). */
 const SERIAL_RX_LINE = 128;
 
@@ -194,11 +225,16 @@ const SERIAL_RX_LINE = 128;
  * recognises in the answer (`take`), which never reaches a client.
  */
 class DeviceLimits {
+	/** The device program's buffer: the largest serial frame (packet, length and CRC) its UART takes. */
 	bufSize: number;
 	#asked = false;
 	static readonly #SEQUENCE = 0xa5;
 	constructor(bufSize: number | undefined, readonly ask: boolean) {
 		this.bufSize = bufSize ?? SIM_BUF_SIZE;
+	}
+	/** The largest UDP datagram the device takes through the relay, and the buf_size UDP clients are told: see serveUdp(). */
+	get udpBufSize(): number {
+		return this.bufSize - SERIAL_FRAME_OVERHEAD;
 	}
 	/** The params request to send the device once it runs, or undefined. */
 	query(): Uint8Array | undefined {
@@ -250,14 +286,19 @@ export const simServe: CommandSpec = {
 			fail("E_USAGE", (e as Error).message);
 		}
 		if (args.flag("app") && bufSize !== undefined) fail("E_USAGE", "--buf-size sets the bare server's; the device app has its board's");
-		const uart = new SimUart(dir, bufSize, args.flag("app"));
+		// over UDP the bare device's buffer holds the serial hop from the relay too, so that a datagram
+		// of the whole buf_size reaches it (serveUdp()); on a pty the framing is the wire's own
+		const udp = !!args.get("udp");
+		if (udp && bufSize !== undefined && bufSize > MAX_BUF_SIZE - SERIAL_FRAME_OVERHEAD) fail("E_USAGE", `--buf-size over UDP takes up to ${MAX_BUF_SIZE - SERIAL_FRAME_OVERHEAD} (the relay's serial frame to the device adds ${SERIAL_FRAME_OVERHEAD}), not ${bufSize}`);
+		const deviceBufSize = udp && !args.flag("app") ? (bufSize ?? SIM_BUF_SIZE) + SERIAL_FRAME_OVERHEAD : bufSize;
+		const uart = new SimUart(dir, deviceBufSize, args.flag("app"));
 		uart.onReset = (reason, booted) => {
 			const running = booted.running as { version?: string; state?: string } | null;
 			log({ reset: reason, running }, `device ${reason}: bootloader ran; running ${running ? `${running.version} (${running.state})` : "nothing"}`);
 		};
 		let failure: string | undefined;
 		const onFatal = (message: string) => { failure = message; };
-		const limits = new DeviceLimits(bufSize, args.flag("app"));
+		const limits = new DeviceLimits(deviceBufSize, args.flag("app"));
 		uart.onStart = () => {
 			const query = limits.query();
 			if (query) uart.write(query);

@@ -15,7 +15,7 @@ import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/sm
 import { decodeSmpHeader, encodeSmpPacket } from "../../modules/transport/smp/header.js";
 import { CODE_EXIT, expectFailure, expectOk, findTlv, rawLayout, repoRoot, runCli, tempDir } from "../helpers/cli.js";
 import { SmpClient, SmpTimeoutError } from "../../host/smp/client.js";
-import { serialLink } from "../../host/smp/links.js";
+import { serialLink, udpLink } from "../../host/smp/links.js";
 import { base64Encode, crc16Xmodem } from "../../modules/transport/smp/serial-framing.js";
 
 const work = tempDir("sealdrop-smp-");
@@ -408,6 +408,41 @@ test("pty as strict as Zephyr's serial transport: buf_size 1024 takes 1020-byte 
 	} finally {
 		client.close();
 		await stop();
+	}
+});
+
+test("UDP takes a packet of the buf_size OS params report, not one byte more, on the bare server and the device app, before and after a reset; the default upload sends no larger packet and needs no retry", async () => {
+	for (const [dir, mode] of [["dev5", []], ["dev6", ["--app"]]] as const) {
+		ok("sim", "init", "--dir", dir, "--trust", "sign.pem", "--factory-image", "factory.bin");
+		const { where, log, stop } = await serve(dir, ["--udp", "127.0.0.1:0", ...mode]);
+		const client = new SmpClient(udpLink(where.udp));
+		const what = `sim serve ${mode.join(" ") || "(bare)"}`;
+		try {
+			const echo = (size: number) => client.request(2, 0, 0, decodeCbor(echoOfSize(size).subarray(8)) as CborMap, { timeout: 1500, tries: 1 });
+			const fits = async (when: string) => {
+				const params = await client.params();
+				assert.ok(params, `${what}: OS params ${when}`);
+				const size = params.bufSize;
+				assert.equal((await echo(size)).r, (decodeCbor(echoOfSize(size).subarray(8)) as CborMap).d, `${what}: a ${size}-byte packet (buf_size) is answered ${when}`);
+				await assert.rejects(echo(size + 1), SmpTimeoutError, `${what}: a packet past buf_size is dropped ${when}`);
+				return size;
+			};
+			const before = await fits("at start");
+			if (mode.length === 0) assert.equal(before, 1472, "the simulator's default buf_size, one unfragmented IPv4 datagram");
+			await client.write(0, 5, {});
+			for (let i = 0; i < 100 && !log.some((l) => l.includes("\"reset\"")); i++) await new Promise((r) => setTimeout(r, 50));
+			assert.ok(log.some((l) => l.includes("\"reset\"")), `${what}: the device reset`);
+			assert.equal(await fits("after the reset"), before, `${what}: the same buf_size after the reset`);
+			ok("sim", "pubkey", "--dir", dir, "-o", `${dir}.pub.pem`);
+			ok("seal", "--device-pub", `${dir}.pub.pem`, "-o", `${dir}.sealed.bin`, "release.bin");
+			const r = cli("smp", "upload", "--udp", where.udp, `${dir}.sealed.bin`, "-f", "json");
+			expectOk(r, `smp upload to ${what}`);
+			const up = JSON.parse(r.stdout);
+			assert.deepEqual({ packetSize: up.packetSize, finalPacketSize: up.finalPacketSize, hash: up.hash }, { packetSize: before, finalPacketSize: before, hash: innerHash }, what);
+		} finally {
+			client.close();
+			await stop();
+		}
 	}
 });
 
