@@ -29,4 +29,10 @@ export default tseslint.config(
 		files: ["scripts/**/*.mjs", "host/**/*.mjs", "bin/**/*.js", "eslint.config.js"],
 		languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
 	},
+	{
+		// loaded by the Moddable SDK's xsbug-log (CommonJS) through its XSBUG_LOGMACHINE hook
+		files: ["scripts/**/*.cjs"],
+		languageOptions: { sourceType: "commonjs", globals: { require: "readonly", exports: "writable", process: "readonly", console: "readonly" } },
+		rules: { "@typescript-eslint/no-require-imports": "off" },
+	},
 );

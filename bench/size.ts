@@ -8,11 +8,15 @@
  *   not compiled here.
  * - js: each device TypeScript module (modules/**, as tsconfig.esp32.json selects them) compiled
  *   to JavaScript with the device options (ES2022, module preserve, as mcconfig runs tsc), in
- *   bytes, without source maps. XS bytecode sizes are not measured: that needs Moddable's xsc,
- *   which @agoric/xsnap does not build.
+ *   bytes, without source maps.
+ * - moddable (when MODDABLE names a Moddable SDK with built tools): XS bytecode as the real xsc
+ *   writes it and xsl's preload counts, for the ESP32 and Linux builds, and the Linux app's
+ *   memory at boot and after an upload (scripts/check-moddable.mjs --figures). Without MODDABLE:
+ *   null, and one line on stderr says so.
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -41,6 +45,15 @@ for (const file of parsed.fileNames.filter((f) => f.startsWith(path.join(root, "
 	js[path.relative(root, file).replace(/\.ts$/, "")] = Buffer.byteLength(output);
 }
 
+// The real toolchain's figures, when there is one (minutes: it builds for esp32 and lin, and runs lin)
+let moddable: unknown = null;
+if (process.env.MODDABLE) {
+	const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sealdrop-size-")), "figures.json");
+	for (const only of ["esp32", "lin"]) execFileSync(process.execPath, [path.join(root, "scripts", "check-moddable.mjs"), "--only", only, "--figures", `${file}.${only}`], { stdio: ["ignore", "ignore", "inherit"] });
+	const parts = ["esp32", "lin"].map((only) => JSON.parse(fs.readFileSync(`${file}.${only}`, "utf8")) as { sdk: string; builds: Record<string, unknown> });
+	moddable = { sdk: parts[0].sdk, builds: Object.assign({}, ...parts.map((p) => p.builds)) };
+} else console.error("bench:size: MODDABLE is not set: no XS bytecode or preload figures from the real Moddable toolchain");
+
 console.log(JSON.stringify({
 	native: {
 		target: "Cortex-M4, arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb, objects (PSA/mbedTLS, XS and libc not included)",
@@ -48,8 +61,9 @@ console.log(JSON.stringify({
 		total: { text: sum("text"), data: sum("data"), bss: sum("bss") },
 	},
 	js: {
-		target: "ES2022 JavaScript as mcconfig's tsc emits it (bytes, no source maps); XS bytecode not measured",
+		target: "ES2022 JavaScript as mcconfig's tsc emits it (bytes, no source maps)",
 		modules: js,
 		total: Object.values(js).reduce((n, b) => n + b, 0),
 	},
+	moddable,
 }, null, 2));

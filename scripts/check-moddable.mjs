@@ -15,7 +15,8 @@
 //    `west build` (Zephyr) does the rest, unless ZEPHYR_BASE names a workspace.
 // Options: --keep (leave the scratch folder), --only lin|esp32|zephyr, --record (write what the
 // SDK's own manifests contribute to each build to test/vectors/moddable-sdk/builds.json),
-// --figures FILE (bytecode sizes, xsl's counts and the lin app's memory as JSON; bench:size).
+// --figures FILE (bytecode sizes, xsl's counts and the lin app's memory as JSON; bench:size),
+// --memory (also a debug lin build run under the SDK's xsbug-log: the XS heap's own figures).
 // Exit: 0 every step as expected, 1 a step failed, 2 MODDABLE is not a usable SDK.
 import { Buffer } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
@@ -162,35 +163,21 @@ function splitNames(names) {
 	return { sdk: names.filter((n) => !ours.has(n)), ours: [...ours] };
 }
 
-/** Two ptys whose masters relay to each other: the app opens one slave, `sealdrop smp --serial` the other. */
+/**
+ * Two ptys joined by socat (Debian's socat): the app opens one end as its console UART, `sealdrop smp
+ * --serial` the other. socat -d -d names each pty it makes on stderr ("PTY is /dev/pts/N").
+ */
 function ptyPair() {
-	const helper = spawn("python3", ["-u", "-c", `
-import os, pty, tty, select, sys
-a, sa = pty.openpty(); b, sb = pty.openpty()
-tty.setraw(sa); tty.setraw(sb)
-print(os.ttyname(sa), os.ttyname(sb), flush=True)
-while True:
-    r, _, _ = select.select([a, b, sys.stdin], [], [])
-    if sys.stdin in r and not os.read(sys.stdin.fileno(), 1): break
-    for src, dst in ((a, b), (b, a)):
-        if src in r:
-            try: data = os.read(src, 4096)
-            except OSError: continue
-            while data:  # a pty takes a few KiB at a time: write it all, never drop
-                data = data[os.write(dst, data):]
-`], { stdio: ["pipe", "pipe", "inherit"] });
+	if (spawnSync("sh", ["-c", "command -v socat"]).status !== 0) return Promise.reject(new Error("the pty pair needs socat (apt-get install socat)"));
+	const socat = spawn("socat", ["-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"], { stdio: ["ignore", "ignore", "pipe"] });
 	return new Promise((resolve, reject) => {
-		helper.on("error", () => reject(new Error("python3 is needed for the pty pair")));
-		let line = "";
-		const onData = (d) => {
-			line += d.toString();
-			if (!line.includes("\n")) return;
-			helper.stdout.off("data", onData);
-			const [device, host] = line.trim().split(" ");
-			resolve({ device, host, close: () => helper.stdin.end() });
-		};
-		helper.stdout.on("data", onData);
-		helper.on("exit", (status) => reject(new Error(`the pty helper stopped (exit ${status}): ${line.trim()}`)));
+		let text = "";
+		socat.stderr.on("data", (d) => {
+			text += d;
+			const ptys = [...text.matchAll(/PTY is (\S+)/g)].map((m) => m[1]);
+			if (ptys.length === 2 && /starting data transfer loop/.test(text)) resolve({ device: ptys[0], host: ptys[1], close: () => socat.kill() });
+		});
+		socat.on("exit", (status) => reject(new Error(`socat stopped (exit ${status}): ${text.trim().split("\n").pop()}`)));
 	});
 }
 
@@ -211,6 +198,14 @@ async function runLin(so) {
 	}
 }
 
+/** A factory's flash for boards/sim/layout.json: erased, factory.bin (1.0.0) in the primary slot, nothing else. */
+function writeFactoryFlash(file) {
+	const layout = JSON.parse(readFileSync(join(root, "boards", "sim", "layout.json"), "utf8"));
+	const flash = Buffer.alloc(layout.flash.size, layout.flash.eraseValue);
+	readFileSync(join(scratch, "factory.bin")).copy(flash, layout.partitions.find((p) => p.name === "primary").offset);
+	writeFileSync(file, flash);
+}
+
 async function runLinSteps(so) {
 	const device = join(scratch, "device");
 	writeFileSync(join(scratch, "app-1.0.bin"), Buffer.alloc(96 * 1024, 0x5a));
@@ -220,10 +215,7 @@ async function runLinSteps(so) {
 	// the same flash; then a factory's flash: erased, 1.0.0 in the primary slot, no device key yet, which
 	// the Moddable app makes at its first boot (its PSA key store in state/, its records in flash).
 	sealdrop("sim", "init", "--dir", device, "--board", "sim", "--trust", "sign.pem");
-	const layout = JSON.parse(readFileSync(join(device, "layout.json"), "utf8"));
-	const flash = Buffer.alloc(layout.flash.size, layout.flash.eraseValue);
-	readFileSync(join(scratch, "factory.bin")).copy(flash, layout.partitions.find((p) => p.name === "primary").offset);
-	writeFileSync(join(device, "flash.bin"), flash);
+	writeFactoryFlash(join(device, "flash.bin"));
 	const state = join(device, "state");
 	for (const f of readdirSync(state)) rmSync(join(state, f), { recursive: true });
 	const screen = await display();
@@ -234,7 +226,8 @@ async function runLinSteps(so) {
 		app = spawn(join(tools, "mcsim"), [so], { cwd: state, env: appEnv, stdio: "ignore" });
 		await sleep(2000);
 	};
-	const smp = (...a) => sealdrop("smp", ...a.slice(0, 1), "--serial", pty.host, ...a.slice(1));
+	// a generous answer timeout: the check proves function, and shared machines are slow at times
+	const smp = (...a) => sealdrop("smp", ...a.slice(0, 1), "--serial", pty.host, "--timeout", "15000", ...a.slice(1));
 	try {
 		await boot();
 		const echo = smp("echo", "hello from check:moddable").trim();
@@ -272,6 +265,76 @@ async function runLinSteps(so) {
 		report("run", false, e.message);
 	} finally {
 		app?.kill();
+		pty.close();
+		screen.close();
+	}
+}
+
+// ---- 1b. lin, memory (--memory): the XS machine's own instruments through the SDK's xsbug-log -----
+
+/**
+ * A debug build (mcconfig -d; its makefile's `build` goal, so no simulator is started or killed)
+ * run under the SDK's xsbug-log with scripts/xsbug-instruments.cjs as its log machine: XS sends its
+ * instruments once a second. Figures after boot (the first sample once the app says it is ready)
+ * and the peak during a sealed upload, against the manifest's creation.
+ */
+async function linMemory() {
+	const xsbugLog = join(MODDABLE, "tools", "xsbug-log");
+	if (!existsSync(join(xsbugLog, "node_modules"))) return report("memory: the app's XS heap at boot and in an upload", false, `xsbug-log has no node_modules: cd ${xsbugLog} && npm install`);
+	const out = join(scratch, "lin-debug");
+	mkdirSync(out);
+	const generate = run("mcconfig-lin-debug", join(tools, "mcconfig"), ["-d", "-p", "lin", "-o", out, join(scratch, "product.json")]);
+	const makefile = generate.status === 0 ? findFile(out, "makefile") : undefined;
+	const build = makefile ? run("make-lin-debug", "make", ["-f", makefile, "build"], { cwd: dirname(makefile) }) : generate;
+	const so = makefile && build.status === 0 ? findFile(out, "mc.so") : undefined;
+	if (!so) return report("memory: debug build (mcconfig -d -p lin)", false, `exit ${build.status}: ${build.tail}`);
+	const device = join(scratch, "device-memory");
+	mkdirSync(join(device, "state"), { recursive: true });
+	writeFactoryFlash(join(device, "flash.bin"));
+	const screen = await display();
+	const pty = await ptyPair();
+	const lines = [];
+	const logger = spawn(process.execPath, [join(xsbugLog, "xsbug-log.js"), join(tools, "mcsim"), so], {
+		cwd: join(device, "state"),
+		env: { ...env, DISPLAY: screen.DISPLAY, XSBUG_LOGMACHINE: join(root, "scripts", "xsbug-instruments.cjs"), SEALDROP_LAYOUT: join(root, "boards", "sim", "layout.json"), SEALDROP_FLASH: join(device, "flash.bin"), SEALDROP_CONSOLE: pty.device },
+		stdio: ["pipe", "pipe", "ignore"], // xsbug-log draws an interactive prompt on stderr
+	});
+	let buffer = "";
+	logger.stdout.on("data", (d) => {
+		buffer += d;
+		for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
+			lines.push(buffer.slice(0, nl));
+			buffer = buffer.slice(nl + 1);
+		}
+	});
+	const samples = () => lines.filter((l) => l.includes("#instruments ")).map((l) => JSON.parse(l.slice(l.indexOf("#instruments ") + 13)));
+	const smp = (...a) => sealdrop("smp", ...a.slice(0, 1), "--serial", pty.host, "--timeout", "15000", ...a.slice(1));
+	try {
+		for (let i = 0; i < 60 && !lines.some((l) => /sealdrop: (device key (made|locked)|no device key)/.test(l)); i++) await sleep(500);
+		await sleep(1500); // a sample after the app settled
+		const boot = samples().at(-1);
+		smp("pubkey", "-e", "pem", "-o", join(scratch, "device-memory.pub.pem"));
+		sealdrop("seal", "--device-pub", "device-memory.pub.pem", "-o", "sealed-memory.bin", "release.bin");
+		const before = samples().length;
+		smp("upload", "sealed-memory.bin");
+		await sleep(1500);
+		const during = samples().slice(before);
+		const number = (text) => Number(/\d+/.exec(text ?? "")?.[0]);
+		const peak = (name) => Math.max(...during.map((s) => number(s[name])));
+		const creation = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8")).creation;
+		const memory = {
+			slotBytes: 32, // 64-bit Linux; a 32-bit board's slots are 16 bytes, counts are the same
+			boot: { chunkBytes: number(boot?.["Chunk used"]), slots: number(boot?.["Slot used"]) / 32, stackSlots: number(boot?.["Stack used"]) / 32, keys: number(boot?.["Keys used"]) },
+			upload: { samples: during.length, chunkBytes: peak("Chunk used"), slots: peak("Slot used") / 32, stackSlots: peak("Stack used") / 32, keys: peak("Keys used") },
+			creation: { chunkInitial: creation.chunk.initial, heapInitialSlots: creation.heap.initial, heapIncrementalSlots: creation.heap.incremental, stackSlots: creation.stack, keysInitial: creation.keys.initial },
+		};
+		(figures.builds["lin boards/lin"] ??= {}).xsMemory = memory;
+		report("memory: the app's XS heap at boot and in an upload (debug build, xsbug-log instruments)", !!boot && during.length > 0,
+			`boot: ${memory.boot.chunkBytes} B of chunks, ${memory.boot.slots} slots, stack ${memory.boot.stackSlots} slots; upload peak: ${memory.upload.chunkBytes} B, ${memory.upload.slots} slots, stack ${memory.upload.stackSlots} slots; creation: ${creation.chunk.initial} B chunks, ${creation.heap.initial} slots (+${creation.heap.incremental}), stack ${creation.stack}`);
+	} catch (e) {
+		report("memory", false, e.message);
+	} finally {
+		logger.kill();
 		pty.close();
 		screen.close();
 	}
@@ -362,11 +425,13 @@ function zephyr(board) {
 	if (standIn) writeFileSync(devicetree, readFileSync(join(MODDABLE, "typings", "embedded_provider", "builtin.d.ts"), "utf8"));
 	const failed = [];
 	let compiled = 0;
-	for (const [, source, converted, tsconfig, xscFlags] of rules) {
+	for (const [, source, converted, tsconfig, xscFlags, moduleName] of rules) {
 		const tsc = run(`tsc-${board}-${relative(root, source).replaceAll("/", "_")}`, "tsc", ["-p", expand(tsconfig)], { cwd: modulesDir });
 		if (tsc.status !== 0) { failed.push(`${relative(root, source)}: ${tsc.tail}`); continue; }
 		const js = expand(converted);
-		const xsb = run(`xsc-${board}-${relative(root, source).replaceAll("/", "_")}`, "xsc", [js, ...xscFlags.trim().split(/\s+/), "-o", join(scratch, board, "xsb")], { cwd: modulesDir });
+		const xsbDir = join(scratch, board, "xsb");
+		mkdirSync(xsbDir, { recursive: true });
+		const xsb = run(`xsc-${board}-${relative(root, source).replaceAll("/", "_")}`, "xsc", [js, ...xscFlags.trim().split(/\s+/), "-o", xsbDir, "-r", moduleName], { cwd: modulesDir });
 		if (xsb.status !== 0) failed.push(`${relative(root, source)} (xsc): ${xsb.tail}`);
 		else compiled++;
 	}
@@ -380,7 +445,10 @@ function zephyr(board) {
 // ---- run ----------------------------------------------------------------------------------------
 
 try {
-	if (!only || only === "lin") await lin();
+	if (!only || only === "lin") {
+		await lin();
+		if (args.includes("--memory")) await linMemory();
+	}
 	if (!only || only === "esp32") {
 		esp32("esp32", "esp32");
 		esp32("esp32s3", "esp32/esp32s3");

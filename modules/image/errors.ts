@@ -44,10 +44,15 @@ export type ErrorCode =
 	| "E_HTTP";         // the server's answer cannot be used (a status other than 200/206, a wrong Content-Range, an image that keeps changing)
 
 export class SealdropError extends Error {
+	/**
+	 * A field, not `this.name = …`: a Moddable build freezes the built-ins when it preloads (xsl's
+	 * fxFreezeBuiltIns), and assigning over Error.prototype's now read-only `name` throws
+	 * ("set name: not writable"); a field defines its own property instead.
+	 */
+	override readonly name = "SealdropError";
 	readonly code: ErrorCode;
 	constructor(code: ErrorCode, message: string) {
 		super(message);
-		this.name = "SealdropError";
 		this.code = code;
 	}
 }

@@ -11,10 +11,11 @@ export interface ImageVersion {
 	build: number;    // u32
 }
 
-const VERSION = /^(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\+(0|[1-9]\d*))?)?)?$/;
-
 export function parseVersion(text: string): ImageVersion {
-	const m = VERSION.exec(text.trim());
+	// a literal here, not a module-level constant: a preloaded module's objects live in ROM on a
+	// Moddable build, and XS's RegExp exec writes its match state into the RegExp (the real lin
+	// build crashed in fx_RegExp_prototype_exec with a shared one); this one is made per call
+	const m = /^(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\.(0|[1-9]\d*)(?:\+(0|[1-9]\d*))?)?)?$/.exec(text.trim());
 	if (!m) fail("E_VERSION", `bad version "${text}": expected maj.min.rev+build, e.g. 1.2.3+4`);
 	const version = {
 		major: Number(m[1]),

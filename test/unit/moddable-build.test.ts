@@ -12,6 +12,7 @@
  *   the build includes manifest_base.json (SDK 8.2.3 said TS2304 for TextDecoder and `native`).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -128,5 +129,40 @@ for (const [key, manifest, platform] of builds) {
 			}
 		}
 		assert.deepEqual([...new Set(failures)], []);
+	});
+}
+
+test("errors can be made with the built-ins frozen, as xsl freezes them when it preloads", () => {
+	// xs/tools/xsl.c fxFreezeBuiltIns freezes Error.prototype among others: assigning `this.name` on an
+	// error then throws (the override mistake). SDK 8.2.3's Linux build answered an upload with
+	// "set name: not writable" whenever the agent refused something.
+	const errors = path.join(repoRoot, "build", "js", "modules", "image", "errors.js");
+	const program = `for (const p of [Error.prototype, Object.prototype, Function.prototype, Array.prototype]) Object.freeze(p);
+const { SealdropError } = await import(${JSON.stringify(errors)});
+const e = new SealdropError("E_RANGE", "x");
+if (e.name !== "SealdropError" || e.code !== "E_RANGE" || !(e instanceof Error)) throw new Error("wrong error");`;
+	const r = spawnSync(process.execPath, ["--input-type=module", "-e", program], { encoding: "utf8" });
+	assert.equal(r.status, 0, r.stderr);
+});
+
+for (const [key, manifest, platform] of builds) {
+	test(`${key}: preloaded modules keep no RegExp at module level`, () => {
+		// A preloaded module's objects are made by xsl at build time and live in ROM; XS's
+		// RegExp.prototype.exec keeps its match state in the RegExp (xsRegExp.c), so a shared one
+		// crashed the real Linux build (SIGSEGV in fx_RegExp_prototype_exec). Literals inside functions are made per call.
+		const build = moddableBuild(path.join(repoRoot, manifest), platform);
+		const found: string[] = [];
+		for (const name of build.preload) {
+			const file = build.modules.get(name);
+			if (!file || file.endsWith(".d.ts")) continue;
+			const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+			const visit = (node: ts.Node, inFunction: boolean): void => {
+				if (node.kind === ts.SyntaxKind.RegularExpressionLiteral && !inFunction) found.push(`${name}: ${node.getText(source)}`);
+				const fn = ts.isFunctionLike(node) || ts.isClassStaticBlockDeclaration(node);
+				ts.forEachChild(node, (child) => visit(child, inFunction || (fn && !ts.isPropertyDeclaration(node))));
+			};
+			visit(source, false);
+		}
+		assert.deepEqual(found, []);
 	});
 }
