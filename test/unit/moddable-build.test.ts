@@ -49,6 +49,9 @@ function runtimeImports(file: string): string[] {
 	return out;
 }
 
+/** Parsed source files, shared by every build's programs (a parse depends only on the file and the ES target, the same in all). */
+const parsed = new Map<string, ts.SourceFile | undefined>();
+
 function buildOf(key: string, manifest: string, platform: string): { build: Build; recorded: Recorded } {
 	const recorded = vectors.builds[key];
 	assert.ok(recorded, `${key}: no recorded SDK build; run \`npm run check:moddable -- --record\` with MODDABLE set`);
@@ -110,11 +113,10 @@ for (const [key, manifest, platform] of builds) {
 		const { options, errors } = ts.convertCompilerOptionsFromJson({ ...json, noEmit: true, sourceMap: false }, repoRoot);
 		assert.deepEqual(errors.map((e) => ts.flattenDiagnosticMessageText(e.messageText, "\n")), []);
 		const host = ts.createCompilerHost(options);
-		const cache = new Map<string, ts.SourceFile | undefined>();
 		const getSourceFile = host.getSourceFile.bind(host);
 		host.getSourceFile = (file, language) => {
-			if (!cache.has(file)) cache.set(file, getSourceFile(file, language));
-			return cache.get(file);
+			if (!parsed.has(file)) parsed.set(file, getSourceFile(file, language));
+			return parsed.get(file);
 		};
 		const failures: string[] = [];
 		let program: ts.Program | undefined;
