@@ -13,7 +13,7 @@
 // 3. zephyr (each boards/<board> with a ZEPHYR_BOARD): mcconfig writes the Zephyr project; tsc runs
 //    each per-file tsconfig mcconfig generated and xsc each result, as its CMake rules would;
 //    `west build` (Zephyr) does the rest, unless ZEPHYR_BASE names a workspace.
-// Options: --keep (leave the scratch folder), --only lin|esp32|zephyr, --record (write what the
+// Options: --keep (leave the scratch folder), --only lin|esp32|zephyr, --board NAME (one folder of boards/), --record (write what the
 // SDK's own manifests contribute to each build to test/vectors/moddable-sdk/builds.json),
 // --figures FILE (bytecode sizes, xsl's counts and the lin app's memory as JSON; bench:size),
 // --memory (also a debug lin build run under the SDK's xsbug-log: the XS heap's own figures).
@@ -31,6 +31,20 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const cli = join(root, "bin", "sealdrop.js");
 const args = process.argv.slice(2);
 const only = args.includes("--only") ? args[args.indexOf("--only") + 1] : undefined;
+const boardArg = args.includes("--board") ? args[args.indexOf("--board") + 1] : undefined;
+/** The board folders check:moddable builds, by the platform each is for. */
+const boards = readdirSync(join(root, "boards")).filter((b) => existsSync(join(root, "boards", b, "manifest.json"))).map((name) => {
+	const build = JSON.parse(readFileSync(join(root, "boards", name, "manifest.json"), "utf8")).build ?? {};
+	return { name, kind: name === "lin" ? "lin" : build.ZEPHYR_BOARD ? "zephyr" : build.ESP32_SUBCLASS ? "esp32" : undefined };
+}).filter((b) => b.kind);
+if (only !== undefined && !["lin", "esp32", "zephyr"].includes(only)) usage(`--only takes lin, esp32 or zephyr, not "${only ?? ""}"`);
+if (args.includes("--board") && !boards.some((b) => b.name === boardArg)) usage(`no board "${boardArg ?? ""}" in boards/ (there are: ${boards.map((b) => b.name).join(", ")})`);
+const wanted = (kind, name) => (!only || only === kind) && (!boardArg || boardArg === name);
+
+function usage(message) {
+	console.error(`check:moddable: ${message}`);
+	process.exit(2);
+}
 const MODDABLE = process.env.MODDABLE;
 
 if (!MODDABLE) {
@@ -445,19 +459,16 @@ function zephyr(board) {
 // ---- run ----------------------------------------------------------------------------------------
 
 try {
-	if (!only || only === "lin") {
+	if (wanted("lin", "lin")) {
 		await lin();
 		if (args.includes("--memory")) await linMemory();
 	}
-	if (!only || only === "esp32") {
-		esp32("esp32", "esp32");
-		esp32("esp32s3", "esp32/esp32s3");
-	}
-	if (!only || only === "zephyr") {
-		for (const board of readdirSync(join(root, "boards"))) {
-			const m = join(root, "boards", board, "manifest.json");
-			if (existsSync(m) && JSON.parse(readFileSync(m, "utf8")).build?.ZEPHYR_BOARD) zephyr(board);
+	for (const board of boards) {
+		if (board.kind === "esp32" && wanted("esp32", board.name)) {
+			const subclass = JSON.parse(readFileSync(join(root, "boards", board.name, "manifest.json"), "utf8")).build.ESP32_SUBCLASS;
+			esp32(board.name, subclass === "esp32" ? "esp32" : `esp32/${subclass}`);
 		}
+		if (board.kind === "zephyr" && wanted("zephyr", board.name)) zephyr(board.name);
 	}
 } finally {
 	if (args.includes("--record")) {

@@ -294,10 +294,6 @@ function prepare(c: VectorCase): Prepared {
 	return p;
 }
 
-test("PRNG seed for this run (set SEALDROP_SEED to replay)", (t) => {
-	t.diagnostic(`SEALDROP_SEED=${SEED}`);
-});
-
 test("single-chunk parse of every vector agrees with its sidecar and the hash TLV", () => {
 	for (const c of vectorCases()) {
 		const { bytes, reference: ref } = prepare(c);
