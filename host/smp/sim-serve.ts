@@ -9,7 +9,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import dgram from "node:dgram";
 import { fail } from "sealdrop/image";
 import { FORMAT, type CommandSpec } from "../cli/args.js";
-import { deviceDir, deviceProcess, runDevice } from "../cli/commands/sim.js";
+import { deviceDir, deviceProcess, runDevice } from "../cli/sim-device.js";
 import { encodeSerialFrame, SERIAL_FRAME_OVERHEAD, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { decodeSmpHeader, encodeSmpPacket, SMP_HEADER_SIZE, SmpGroupId, SmpOp } from "../../modules/transport/smp/header.js";

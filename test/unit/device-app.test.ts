@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { decodeSmpHeader, encodeSmpPacket } from "../../modules/transport/smp/header.js";
 import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
-import { deviceProcess } from "../../host/cli/commands/sim.js";
+import { deviceProcess } from "../../host/cli/sim-device.js";
 import { tempDir, cliOk } from "../helpers/cli.js";
 
 const work = tempDir("sealdrop-app-");
