@@ -14,7 +14,7 @@
  *   memory at boot and after an upload (scripts/check-moddable.mjs --figures). Without MODDABLE:
  *   null, and one line on stderr says so.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -49,9 +49,14 @@ for (const file of parsed.fileNames.filter((f) => f.startsWith(path.join(root, "
 let moddable: unknown = null;
 if (process.env.MODDABLE) {
 	const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sealdrop-size-")), "figures.json");
-	for (const only of ["esp32", "lin"]) execFileSync(process.execPath, [path.join(root, "scripts", "check-moddable.mjs"), "--only", only, "--figures", `${file}.${only}`], { stdio: ["ignore", "ignore", "inherit"] });
-	const parts = ["esp32", "lin"].map((only) => JSON.parse(fs.readFileSync(`${file}.${only}`, "utf8")) as { sdk: string; builds: Record<string, unknown> });
-	moddable = { sdk: parts[0].sdk, builds: Object.assign({}, ...parts.map((p) => p.builds)) };
+	// the XS heap's own figures need the SDK's xsbug-log with its npm dependency installed
+	const memory = fs.existsSync(path.join(process.env.MODDABLE, "tools", "xsbug-log", "node_modules")) ? ["--memory"] : [];
+	for (const only of ["esp32", "lin"]) {
+		const r = spawnSync(process.execPath, [path.join(root, "scripts", "check-moddable.mjs"), "--only", only, "--figures", `${file}.${only}`, ...(only === "lin" ? memory : [])], { stdio: ["ignore", "ignore", "inherit"] });
+		if (r.status !== 0) console.error(`bench:size: check:moddable --only ${only} did not pass every step (exit ${r.status}): its figures may be partial`);
+	}
+	const parts = ["esp32", "lin"].filter((only) => fs.existsSync(`${file}.${only}`)).map((only) => JSON.parse(fs.readFileSync(`${file}.${only}`, "utf8")) as { sdk: string; builds: Record<string, unknown> });
+	moddable = { sdk: parts[0]?.sdk, builds: Object.assign({}, ...parts.map((p) => p.builds)) };
 } else console.error("bench:size: MODDABLE is not set: no XS bytecode or preload figures from the real Moddable toolchain");
 
 console.log(JSON.stringify({
