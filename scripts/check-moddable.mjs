@@ -212,6 +212,11 @@ async function runLin(so) {
 	}
 }
 
+/** `sealdrop smp SUBCOMMAND --serial <the pty's host end> ...`, with a generous answer timeout: the check proves function, and shared machines are slow at times. */
+function smpOver(pty) {
+	return (subcommand, ...rest) => sealdrop("smp", subcommand, "--serial", pty.host, "--timeout", "15000", ...rest);
+}
+
 /** A factory's flash for boards/sim/layout.json: erased, factory.bin (1.0.0) in the primary slot, nothing else. */
 function writeFactoryFlash(file) {
 	const layout = JSON.parse(readFileSync(join(root, "boards", "sim", "layout.json"), "utf8"));
@@ -240,8 +245,7 @@ async function runLinSteps(so) {
 		app = spawn(join(tools, "mcsim"), [so], { cwd: state, env: appEnv, stdio: "ignore" });
 		await sleep(2000);
 	};
-	// a generous answer timeout: the check proves function, and shared machines are slow at times
-	const smp = (...a) => sealdrop("smp", ...a.slice(0, 1), "--serial", pty.host, "--timeout", "15000", ...a.slice(1));
+	const smp = smpOver(pty);
 	try {
 		await boot();
 		const echo = smp("echo", "hello from check:moddable").trim();
@@ -322,7 +326,7 @@ async function linMemory() {
 		}
 	});
 	const samples = () => lines.filter((l) => l.includes("#instruments ")).map((l) => JSON.parse(l.slice(l.indexOf("#instruments ") + 13)));
-	const smp = (...a) => sealdrop("smp", ...a.slice(0, 1), "--serial", pty.host, "--timeout", "15000", ...a.slice(1));
+	const smp = smpOver(pty);
 	try {
 		for (let i = 0; i < 60 && !lines.some((l) => /sealdrop: (device key (made|locked)|no device key)/.test(l)); i++) await sleep(500);
 		await sleep(1500); // a sample after the app settled

@@ -52,10 +52,14 @@ function runtimeImports(file: string): string[] {
 /** Parsed source files, shared by every build's programs (a parse depends only on the file and the ES target, the same in all). */
 const parsed = new Map<string, ts.SourceFile | undefined>();
 
+/** Each build's model, made once for all the tests that read it. */
+const models = new Map<string, Build>();
+
 function buildOf(key: string, manifest: string, platform: string): { build: Build; recorded: Recorded } {
 	const recorded = vectors.builds[key];
 	assert.ok(recorded, `${key}: no recorded SDK build; run \`npm run check:moddable -- --record\` with MODDABLE set`);
-	return { build: moddableBuild(path.join(repoRoot, manifest), platform), recorded };
+	if (!models.has(key)) models.set(key, moddableBuild(path.join(repoRoot, manifest), platform));
+	return { build: models.get(key)!, recorded };
 }
 
 test("xslResolve follows xsl: .js dropped, relative to the module's name", () => {
@@ -152,7 +156,7 @@ for (const [key, manifest, platform] of builds) {
 		// A preloaded module's objects are made by xsl at build time and live in ROM; XS's
 		// RegExp.prototype.exec keeps its match state in the RegExp (xsRegExp.c), so a shared one
 		// crashed the real Linux build (SIGSEGV in fx_RegExp_prototype_exec). Literals inside functions are made per call.
-		const build = moddableBuild(path.join(repoRoot, manifest), platform);
+		const { build } = buildOf(key, manifest, platform);
 		const found: string[] = [];
 		for (const name of build.preload) {
 			const file = build.modules.get(name);
