@@ -30,7 +30,9 @@ step("unit, interop and device-side tests (Node)", process.execPath, ["--test", 
 // Device-side tests on XS. Some need a process of their own: the restart check reopens the
 // state folder of the first run, and a bad entropy source is chosen per process.
 const js = (dir) => readdirSync(join(root, "build", "js", "test", dir)).filter((f) => f.endsWith(".test.js")).map((f) => join(root, "build", "js", "test", dir, f));
-const own = { restart: "device-key-restart.test.js", badEntropy: "entropy-bad.test.js", agent: "agent.test.js" };
+const own = { restart: "device-key-restart.test.js", badEntropy: "entropy-bad.test.js", agent: "agent.test.js", smpFuzz: "smp-fuzz.test.js", rotation: "rotation-fuzz.test.js" };
+// The SMP fuzz's driver frames sit below the device code it drives: their room, and no more.
+const { FUZZ_STACK_EXTRA } = await import(join(root, "build", "js", "test", "fuzz", "stack-allowance.js"));
 const shared = [...js("device"), ...js("xs").filter((f) => !Object.values(own).some((o) => f.endsWith(o)))];
 const runner = join(root, "build", "js", "test", "xs-runner.js");
 
@@ -41,10 +43,14 @@ function xsSuite(flavor) {
 	try {
 		step(`device-side tests on XS (${flavor})`, binary, ["--state", state, runner, ...shared], env);
 		step(`device key survives a restart on XS (${flavor})`, binary, ["--state", state, runner, join(root, "build", "js", "test", "xs", own.restart)], env);
+		step(`SMP fuzz on the real agent on XS (${flavor})`, binary, ["--state", state, runner, join(root, "build", "js", "test", "xs", own.smpFuzz)], { ...env, SEALDROP_XS_STACK_EXTRA: String(FUZZ_STACK_EXTRA) });
 		step(`entropy health checks refuse a stuck source on XS (${flavor})`, binary, ["--state", state, runner, join(root, "build", "js", "test", "xs", own.badEntropy)], { ...env, SEALDROP_ENTROPY: "zero" });
 		// the agent's tests import device keys and lay out flash of their own: a device of their own
 		const device = join(state, "agent-device");
 		step(`update agent on XS (${flavor})`, binary, ["--state", device, runner, join(root, "build", "js", "test", "xs", own.agent)], { ...env, SEALDROP_FLASH: join(device, "flash.bin") });
+		// the key rotation tests wipe the key slots and the keys partition: a device of their own too
+		const rotating = join(state, "rotation-device");
+		step(`key rotation requests, fuzzed on XS (${flavor})`, binary, ["--state", rotating, runner, join(root, "build", "js", "test", "xs", own.rotation)], { ...env, SEALDROP_FLASH: join(rotating, "flash.bin") });
 	} finally {
 		rmSync(state, { recursive: true, force: true });
 	}

@@ -9,6 +9,7 @@ typedef struct {
 	size_t chunksCurrent, chunksPeak; /* bytes of chunk memory (strings, buffers, closures) */
 	size_t slotsCurrent, slotsPeak;   /* bytes of slots in use */
 	size_t slotSize;
+	size_t stackSlots; /* JS stack slots in use by the caller's frames (excluding the host call's own) */
 } HostMemory;
 
 /* platform.c */
@@ -18,6 +19,8 @@ void hostTerminate(void);
 int hostLoadModuleMap(const char* file);
 void hostMemory(xsMachine* the, HostMemory* memory);
 void hostResetPeaks(xsMachine* the);
+int hostLimitStack(xsMachine* the, int deviceSlots); /* -1 when the machine's stack is too small */
+void hostRestoreStack(xsMachine* the);
 void hostRunPromiseJobs(xsMachine* the);
 void hostCheckRejections(xsMachine* the);
 

@@ -10,6 +10,8 @@ export interface XsMemory {
 	slotsCurrent: number;
 	slotsPeak: number;
 	slotSize: number;
+	/** JS stack slots held by the calling frames: flat across iterations of a loop, or something leaks them. */
+	stackSlots: number;
 }
 
 /** The entry module's path followed by its arguments. */

@@ -11,7 +11,8 @@
  * - "sealdrop/xs-host" (host/xs/host.ts): argv, exit, memory figures, gc, files for tests.
  * Bare specifiers resolve through a map generated from package.json and manifest.json
  * (scripts/xs-module-map.mjs). --state DIR becomes the working directory, where the PSA key
- * store writes its files. Exit code: 0, 1 after an uncaught exception or unhandled rejection
+ * store writes its files; the folder is made 0700 and every file the process writes 0600
+ * (umask 077). Exit code: 0, 1 after an uncaught exception or unhandled rejection
  * (message and stack on stderr), 2 after an engine abort, or what the program passed to exit().
  */
 #define _GNU_SOURCE
@@ -326,6 +327,7 @@ void xs_host_memory(xsMachine* the)
 	xsSet(xsResult, xsID("slotsCurrent"), xsNumber((double)m.slotsCurrent));
 	xsSet(xsResult, xsID("slotsPeak"), xsNumber((double)m.slotsPeak));
 	xsSet(xsResult, xsID("slotSize"), xsNumber((double)m.slotSize));
+	xsSet(xsResult, xsID("stackSlots"), xsNumber((double)m.stackSlots));
 }
 
 void xs_host_resetPeaks(xsMachine* the)
@@ -453,13 +455,17 @@ static void usage(FILE* stream)
 		"usage: sealdrop-xs [--map FILE] [--state DIR] ENTRY.js [ARGS...]\n"
 		"Runs an ES module on XS %s with Sealdrop's native modules.\n"
 		"  --map FILE   module specifier map (default: modules.map beside the build folder)\n"
-		"  --state DIR  the device's state folder (working directory: PSA key files)\n"
+		"  --state DIR  the device's own state folder (working directory: PSA key files); made 0700\n"
 		"  --version    print the XS version\n",
 		hostXsVersion());
 }
 
 int main(int argc, char* argv[])
 {
+	/* Everything this process writes is the device's: the PSA key store holds the device's private
+	   key in clear (mbedTLS's psa_its_file.c creates its files with fopen), the flash file holds
+	   decrypted firmware. Owner-only, whatever the caller's umask. */
+	umask(077);
 	const char* mapFile = NULL;
 	const char* stateDir = NULL;
 	int argi = 1;
@@ -516,19 +522,41 @@ int main(int argc, char* argv[])
 	if (!getcwd(gStartDirectory, sizeof(gStartDirectory)))
 		strcpy(gStartDirectory, "/");
 	if (stateDir) {
+		/* 0700 also when it exists already: a folder made by an older version or another tool
+		   under a looser umask would let others read the key files' names and contents */
 		mkdir(stateDir, 0700);
-		if (chdir(stateDir)) {
+		if (chmod(stateDir, 0700) || chdir(stateDir)) {
 			fprintf(stderr, "sealdrop-xs: state folder %s: %s\n", stateDir, strerror(errno));
 			return 66;
 		}
 	}
 
+	/* The stack, heap and chunk sizes are a device build's (manifest.json's creation, passed in by
+	   the Makefile through scripts/xs-creation.mjs): code that overflows a board's 512-slot stack
+	   overflows here (hostLimitStack below takes back the extra room the host's own intrinsics
+	   need). Keys and the parser buffer are the host's: it compiles modules at run time, which a
+	   board's build does ahead of time. */
+	/* Room for the intrinsics this host keeps on its own stack (about 200 slots with XS 16). */
+	enum { HOST_STACK_EXTRA = 512 };
+	/* SEALDROP_XS_STACK_EXTRA=n: n more slots for a test harness whose own frames sit below the
+	   device code it drives (the SMP fuzz); never set for a device program. */
+	int stackExtra = 0;
+	const char* extra = getenv("SEALDROP_XS_STACK_EXTRA");
+	if (extra && *extra) {
+		char* end;
+		long n = strtol(extra, &end, 10);
+		if (*end || n < 0 || n > 65536) {
+			fprintf(stderr, "sealdrop-xs: SEALDROP_XS_STACK_EXTRA must be a number of slots from 0 to 65536\n");
+			return 64;
+		}
+		stackExtra = (int)n;
+	}
 	xsCreation creation = {
-		.initialChunkSize = 256 * 1024,
-		.incrementalChunkSize = 128 * 1024,
-		.initialHeapCount = 8192,
-		.incrementalHeapCount = 4096,
-		.stackCount = 4096,
+		.initialChunkSize = SEALDROP_CHUNK_INITIAL,
+		.incrementalChunkSize = SEALDROP_CHUNK_INCREMENTAL,
+		.initialHeapCount = SEALDROP_HEAP_INITIAL,
+		.incrementalHeapCount = SEALDROP_HEAP_INCREMENTAL,
+		.stackCount = SEALDROP_STACK_COUNT + HOST_STACK_EXTRA + stackExtra,
 		.initialKeyCount = 8192,
 		.incrementalKeyCount = 1024,
 		.nameModulo = 1993,
@@ -538,6 +566,10 @@ int main(int argc, char* argv[])
 	};
 	hostInitialize();
 	xsMachine* machine = xsCreateMachine(&creation, "sealdrop-xs", NULL);
+	if (!machine || hostLimitStack(machine, SEALDROP_STACK_COUNT + stackExtra)) {
+		fprintf(stderr, "sealdrop-xs: cannot create the XS machine with a %d-slot stack\n", SEALDROP_STACK_COUNT + stackExtra);
+		return 70;
+	}
 	modInstallTextEncoder(machine);
 	modInstallTextDecoder(machine);
 
@@ -559,6 +591,7 @@ int main(int argc, char* argv[])
 	}
 	xsEndHost(machine);
 	int status = runLoop(machine);
+	hostRestoreStack(machine);
 	xsDeleteMachine(machine);
 	hostTerminate();
 	fflush(stdout);

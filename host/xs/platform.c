@@ -223,6 +223,30 @@ void fxQueuePromiseJobs(txMachine* the)
 	the->promiseJobs = 1;
 }
 
+/* Prints the JS frames on the engine's stack, innermost first (function name, file:line), and how
+   deep the stack is: an abort says where it happened, not only that it did. */
+static void printBacktrace(txMachine* the)
+{
+	int depth = 0;
+	for (txSlot* frame = the->frame; frame && frame->next; frame = frame->next)
+		depth++;
+	fprintf(stderr, "sealdrop-xs: %d JS frames, %ld of %ld stack slots in use\n", depth,
+		(long)(the->stackTop - the->stack), (long)(the->stackTop - the->stackBottom));
+	int shown = 0;
+	for (txSlot* frame = the->frame; frame && frame->next && shown < 24; frame = frame->next) {
+		txSlot* function = frame + 3;
+		if (function->kind != XS_REFERENCE_KIND || !mxIsFunction(function->value.reference))
+			continue;
+		txSlot* environment = mxFrameToEnvironment(frame);
+		txSlot* name = mxBehaviorGetProperty(the, function->value.reference, mxID(_name), 0, XS_OWN);
+		const char* path = environment->ID != XS_NO_ID ? fxGetKeyName(the, environment->ID) : NULL;
+		fprintf(stderr, "    at %s (%s:%d) %ld slots\n",
+			name && (name->kind == XS_STRING_KIND || name->kind == XS_STRING_X_KIND) && name->value.string[0] ? name->value.string : "<anonymous>",
+			path ? path : "?", (int)environment->value.environment.line, (long)((frame->next ? frame->next : the->stackTop) - (frame == the->frame ? the->stack : frame)));
+		shown++;
+	}
+}
+
 void fxAbort(txMachine* the, int status)
 {
 	if (the->exitStatus)
@@ -245,6 +269,7 @@ void fxAbort(txMachine* the, int status)
 	}
 	if (why) {
 		fprintf(stderr, "sealdrop-xs: %s\n", why);
+		printBacktrace(the);
 		the->exitStatus = 2;
 	}
 	fxExitToHost(the);
@@ -285,6 +310,32 @@ void hostMemory(txMachine* the, HostMemory* memory)
 	memory->slotsCurrent = (size_t)the->currentHeapCount * sizeof(txSlot);
 	memory->slotsPeak = (size_t)the->peakHeapCount * sizeof(txSlot);
 	memory->slotSize = sizeof(txSlot);
+	memory->stackSlots = (size_t)(the->stackTop - the->frame);
+}
+
+/* A board's machine is a clone of the preloaded one (fxCloneMachine, xsAPI.c): its stack holds
+   only the machine's own entries (mxGlobal ... mxInstanceInspectors) before any JS runs, while the
+   intrinsics stay on the preloaded machine's stack. This host creates its machine afresh, so the
+   intrinsics take about 200 slots of its stack too. To give JS the stack a board gives it, the
+   machine is created with room to spare and its stack bottom is then raised to leave `deviceSlots`
+   minus a clone's own entries free, exactly. The allocation's real bottom is kept for freeing. */
+static txSlot* gAllocatedStackBottom = NULL;
+
+int hostLimitStack(txMachine* the, int deviceSlots)
+{
+	txSlot* bottom = the->stack - (deviceSlots - (mxInstanceInspectorsStackIndex + 1));
+	if (bottom < the->stackBottom)
+		return -1;
+	gAllocatedStackBottom = the->stackBottom;
+	the->stackBottom = bottom;
+	return 0;
+}
+
+void hostRestoreStack(txMachine* the)
+{
+	if (gAllocatedStackBottom)
+		the->stackBottom = gAllocatedStackBottom;
+	gAllocatedStackBottom = NULL;
 }
 
 void hostResetPeaks(txMachine* the)

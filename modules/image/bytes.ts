@@ -20,7 +20,12 @@ export function putU32(bytes: Uint8Array, offset: number, value: number): void {
 	bytes[offset + 3] = (value >>> 24) & 0xff;
 }
 
-export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+/**
+ * The parts one after the other. Takes an array, not rest arguments: spreading a count that outside
+ * input decides (CBOR string chunks, stream pieces) puts one JS stack slot per part, and a device's
+ * XS stack holds a few hundred (manifest.json's creation.stack).
+ */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 	let length = 0;
 	for (const part of parts) length += part.length;
 	const out = new Uint8Array(length);
@@ -29,6 +34,13 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
 		out.set(part, offset);
 		offset += part.length;
 	}
+	return out;
+}
+
+/** Each byte as the character of that code (ISO 8859-1), built without spreading the bytes as arguments. */
+export function latin1(bytes: Uint8Array): string {
+	let out = "";
+	for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
 	return out;
 }
 

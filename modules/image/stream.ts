@@ -89,7 +89,7 @@ export class ImageStreamParser {
 	}
 
 	#takePending(): Uint8Array {
-		const bytes = this.#pending.length === 1 ? this.#pending[0] : concatBytes(...this.#pending); // pieces are own copies already
+		const bytes = this.#pending.length === 1 ? this.#pending[0] : concatBytes(this.#pending); // pieces are own copies already
 		this.#pending = [];
 		return bytes;
 	}
@@ -116,7 +116,7 @@ export class ImageStreamParser {
 				this.#enter("info", this.#offset + TLV_INFO_SIZE, events);
 				break;
 			case "info": {
-				const info = this.#pending.length === 1 ? this.#pending[0] : concatBytes(...this.#pending);
+				const info = this.#pending.length === 1 ? this.#pending[0] : concatBytes(this.#pending);
 				const magic = u16(info, 0);
 				const total = u16(info, 2);
 				const protectedSize = this.#header!.protectTlvSize;

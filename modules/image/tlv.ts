@@ -7,7 +7,7 @@
  * `tot` includes the 4-byte info header; TLVs are {u16 type, u16 len, value[len]} back to back.
  */
 import { fail } from "./errors.js";
-import { concatBytes, putU16, toHex, u16, u32 } from "./bytes.js";
+import { concatBytes, latin1, putU16, toHex, u16, u32 } from "./bytes.js";
 import { decodeVersion, encodeVersion, formatVersion, type ImageVersion } from "./version.js";
 
 export const TLV_INFO_MAGIC = 0x6907;
@@ -136,7 +136,7 @@ export function encodeTlvArea(tlvs: readonly { type: number; value: Uint8Array }
 		putU16(head, 2, tlv.value.length);
 		parts.push(head, tlv.value);
 	}
-	const area = concatBytes(...parts);
+	const area = concatBytes(parts);
 	if (area.length > 0xffff) fail("E_TLV_VALUE", `TLV area of ${area.length} bytes exceeds 65535`);
 	putU16(area, 0, isProtected ? TLV_PROT_INFO_MAGIC : TLV_INFO_MAGIC);
 	putU16(area, 2, area.length);
@@ -213,7 +213,7 @@ export function describeTlv(tlv: Tlv): Record<string, unknown> {
 		case TlvType.BOOT_RECORD: return { bootRecord: decodeBootRecord(v) ?? toHex(v) };
 		default: {
 			const out: Record<string, unknown> = { hex: toHex(v) };
-			if (tlv.type >= 0xa0 && /^[\x20-\x7e]*$/.test(String.fromCharCode(...v))) out.text = String.fromCharCode(...v);
+			if (tlv.type >= 0xa0 && v.every((c) => c >= 0x20 && c <= 0x7e)) out.text = latin1(v);
 			return out;
 		}
 	}
@@ -250,7 +250,7 @@ export function decodeBootRecord(bytes: Uint8Array): Record<string, unknown> | u
 			if (at + val[1] > bytes.length) return undefined;
 			const raw = bytes.subarray(at, at + val[1]);
 			at += val[1];
-			value = val[0] === 3 ? String.fromCharCode(...raw) : toHex(raw);
+			value = val[0] === 3 ? latin1(raw) : toHex(raw);
 		} else return undefined;
 		out[names[key[1]] ?? String(key[1])] = value;
 	}

@@ -22,9 +22,16 @@ export function fuzzer(seed: number): Fuzzer {
 	let state = seed >>> 0;
 	const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 	const int = (n: number) => Math.floor(random() * n);
-	const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
+	// Copied in loops: XS's Array.from and TypedArray.from hold every value of an iterable on the JS
+	// stack, which a board's 512 slots (the host's too, manifest.json's creation) cannot at a few hundred.
+	const bytes = (n: number) => {
+		const out = new Uint8Array(n);
+		for (let i = 0; i < n; i++) out[i] = int(256);
+		return out;
+	};
 	const mutate = (input: Uint8Array, headerBytes?: number) => {
-		const out = Array.from(input);
+		const out: number[] = [];
+		for (let i = 0; i < input.length; i++) out.push(input[i]);
 		for (let k = 1 + int(4); k > 0; k--) {
 			const at = int(out.length + 1);
 			switch (int(headerBytes ? 6 : 5)) {
@@ -32,11 +39,18 @@ export function fuzzer(seed: number): Fuzzer {
 				case 1: out.splice(at, 0, ...bytes(1 + int(8))); break;
 				case 2: out.splice(at, 1 + int(8)); break;
 				case 3: out[at] = TROUBLE[int(TROUBLE.length)]; break;
-				case 4: out.splice(at, 0, ...out.slice(int(out.length), int(out.length) + 24)); break;
+				case 4: { // a run of up to 24 bytes copied to `at`
+					const from = int(out.length);
+					out.splice(at, 0, ...out.slice(from, from + 1 + int(24)));
+					break;
+				}
 				default: out[int(headerBytes!)] = int(256);
 			}
 		}
-		return Uint8Array.from(out.filter((b) => b !== undefined), (b) => b & 0xff);
+		const kept = out.filter((b) => b !== undefined);
+		const result = new Uint8Array(kept.length);
+		for (let i = 0; i < kept.length; i++) result[i] = kept[i] & 0xff;
+		return result;
 	};
 	return { random, int, bytes, mutate };
 }

@@ -19,7 +19,7 @@
  * secondary slot, scratch, journal and storage, and writes the primary slot.
  */
 import Flash from "sealdrop/native/flash";
-import { equalBytes, findHashTlv, parseImage } from "sealdrop/image";
+import { concatBytes, equalBytes, findHashTlv, parseImage } from "sealdrop/image";
 import { sha256, UpdateAgent, type BoardConfig, type TrustAnchor } from "sealdrop/update";
 import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { ImageGroup } from "../../modules/transport/smp/groups/image.js";
@@ -48,6 +48,8 @@ export interface AgentFuzzOptions {
 	until?: () => boolean;
 	/** Milliseconds clock, for the slowest input's figure. */
 	now: () => number;
+	/** JS stack slots in use (sealdrop/xs-host memory().stackSlots): must stay flat from input to input. */
+	stackSlots?: () => number;
 	/** Extra groups (a test's deliberately leaky one, to show that the oracle catches it). */
 	extraGroups?: SmpGroup[];
 }
@@ -251,7 +253,7 @@ export function fuzzSmpOnAgent(options: AgentFuzzOptions): AgentFuzzReport {
 		// through the serial framing, as the device's UART reads it: a stream, cut anywhere, maybe damaged
 		let stream = encodeSerialFrame(buffer);
 		if (random() < 0.3) stream = mutate(stream);
-		if (random() < 0.1) stream = Uint8Array.of(...bytes(int(20)), ...stream); // console text before the frame
+		if (random() < 0.1) stream = concatBytes([bytes(int(20)), stream]); // console text before the frame (not spread: thousands of arguments overflow XS's stack)
 		for (let at = 0; at < stream.length;) {
 			const n = 1 + int(160);
 			for (const decoded of decoder.push(stream.subarray(at, at + n))) {
@@ -263,8 +265,11 @@ export function fuzzSmpOnAgent(options: AgentFuzzOptions): AgentFuzzReport {
 	};
 
 	let idleUntil = 0;
+	const stackAtStart = options.stackSlots?.();
 	for (let k = 0; options.inputs === undefined || k < options.inputs; k++) {
 		if ((k & 15) === 0 && options.until?.()) break;
+		if (stackAtStart !== undefined && (k & 15) === 0 && options.stackSlots!() !== stackAtStart)
+			violation(`the JS stack holds ${options.stackSlots!() - stackAtStart} more slots at input ${k} than at the start`);
 		report.inputs++;
 		const choice = random();
 		if (choice < 0.5 && k >= idleUntil) {

@@ -5,7 +5,7 @@
  * Runs ./smp-agent.ts (SMP frames against the real SmpServer, UpdateAgent and flash) for SECONDS
  * and prints its report as one JSON line; exit 1 on a violation.
  */
-import { argv, exit, now } from "sealdrop/xs-host";
+import { argv, exit, memory, now } from "sealdrop/xs-host";
 import { readVector } from "../harness.js";
 import { pemDer } from "../xs/pem.js";
 import { fuzzSmpOnAgent } from "./smp-agent.js";
@@ -18,7 +18,7 @@ const report = fuzzSmpOnAgent({
 	image: await readVector("imgtool/images/signed_ecdsa_p256.bin"),
 	running: await readVector("imgtool/images/signed_odd_len.bin"),
 	trust: [{ publicKey: pemDer(await text("imgtool/keys/sign-ecdsa-p256.pub.pem")) }, { publicKey: pemDer(await text("imgtool/keys/sign-ed25519.pub.pem")) }],
-	seed, now, until: () => now() > deadline,
+	seed, now, until: () => now() > deadline, stackSlots: () => memory().stackSlots,
 });
 console.log(JSON.stringify({ seconds, ...report }));
 exit(report.violationCount ? 1 : 0);

@@ -22,6 +22,7 @@ import { decodeSmpHeader, encodeSmpPacket } from "../../modules/transport/smp/he
 import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { isMap, SmpServer, type SmpGroup } from "../../modules/transport/smp/server.js";
 import { fuzzer } from "./prng.js";
+import { FUZZ_STACK_EXTRA } from "./stack-allowance.js";
 
 const seconds = Number(process.argv[2] ?? 10);
 const startSeed = Number(process.argv[3] ?? Date.now() % 1e9) >>> 0;
@@ -90,7 +91,7 @@ function xsHalf(): Record<string, unknown> {
 	try {
 		const run = spawnSync(path.join(root, "build", "xs", "release", "sealdrop-xs"),
 			["--state", state, path.join(root, "build", "js", "test", "fuzz", "smp-fuzz-xs.js"), String(seconds), String(startSeed)],
-			{ encoding: "utf8", env: { ...process.env, SEALDROP_FLASH: path.join(state, "flash.bin"), SEALDROP_LAYOUT: path.join(root, "boards", "sim", "layout.json"), SEALDROP_FLASH_CUT: "", SEALDROP_FLASH_FAIL_AT: "" } });
+			{ encoding: "utf8", env: { ...process.env, SEALDROP_FLASH: path.join(state, "flash.bin"), SEALDROP_LAYOUT: path.join(root, "boards", "sim", "layout.json"), SEALDROP_FLASH_CUT: "", SEALDROP_FLASH_FAIL_AT: "", SEALDROP_XS_STACK_EXTRA: String(FUZZ_STACK_EXTRA) } });
 		const last = (run.stdout ?? "").trim().split("\n").pop() ?? "";
 		if (!last.startsWith("{")) throw new Error(`the XS fuzz ended with ${run.status}${run.error ? `: ${run.error.message}` : ""}: ${(run.stderr ?? "").slice(-2000)}${(run.stdout ?? "").slice(-2000)}`);
 		return JSON.parse(last) as Record<string, unknown>;

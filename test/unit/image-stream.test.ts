@@ -197,7 +197,7 @@ function run(bytes: Uint8Array, sizes: number[], label: string, options: RunOpti
 			if (o.bytes[i] !== bytes[o.offset + i]) assert.fail(`${label}: buffered bytes at image offset ${o.offset + i} changed after the push (not an own copy)`);
 		}
 	}
-	const regions = Object.fromEntries(REGION_ORDER.map((r) => [r, concatBytes(...pieces[r])])) as Record<Region, Uint8Array>;
+	const regions = Object.fromEntries(REGION_ORDER.map((r) => [r, concatBytes(pieces[r])])) as Record<Region, Uint8Array>;
 	return {
 		header,
 		tlvEvents: tlvEvents.map((e) => ({
@@ -453,9 +453,9 @@ function buildImage(o: { hdrSize: number; body: Uint8Array; protectedTlvs: { typ
 	const header: ImageHeader = { loadAddr: 0, hdrSize: o.hdrSize, protectTlvSize: prot.length, imgSize: o.body.length, flags: 0, version: { major: 1, minor: 0, revision: 0, build: 0 } };
 	const head = new Uint8Array(o.hdrSize).fill(0xff);
 	head.set(encodeHeader(header));
-	const hashed = concatBytes(head, o.body, prot);
+	const hashed = concatBytes([head, o.body, prot]);
 	const unprot = encodeTlvArea(o.unprotectedTlvs ?? [{ type: 0x10, value: new Uint8Array(createHash("sha256").update(hashed).digest()) }], false);
-	return concatBytes(hashed, unprot, new Uint8Array(o.trailing ?? 0).fill(0xff));
+	return concatBytes([hashed, unprot, new Uint8Array(o.trailing ?? 0).fill(0xff)]);
 }
 
 test("an image with an empty body and no protected area parses, in any chunking", () => {

@@ -149,7 +149,7 @@ test("parseTlvArea rejects: short, wrong magic, tot too small, TLV past the area
 	// a value running one byte past tot, even though the bytes are there
 	const area = encodeTlvArea([{ type: 0x22, value: filled(10) }], false);
 	putU16(area, 6, 11);
-	expectCode(() => parseTlvArea(concatBytes(area, Uint8Array.of(0)), 0, false), "E_TLV_OVERRUN", "value past tot");
+	expectCode(() => parseTlvArea(concatBytes([area, Uint8Array.of(0)]), 0, false), "E_TLV_OVERRUN", "value past tot");
 	putU16(area, 6, 0xffff);
 	expectCode(() => parseTlvArea(area, 0, false), "E_TLV_OVERRUN", "length 0xffff");
 	// the last of several TLVs overruns
@@ -372,20 +372,20 @@ test("describeTlv: other value kinds", () => {
 test("describeTlv / decodeBootRecord: imgtool's CBOR measured-boot record", () => {
 	const signer = filled(32, 0x11);
 	// {1: "NSPE", 4: "1.2.3", 5: h'11..', 6: "SHA256", 2: h'00..'} (boot_record.py key order)
-	const cbor = concatBytes(
+	const cbor = concatBytes([
 		unhex("a5"),
 		unhex("01 64"), ascii("NSPE"),
 		unhex("04 65"), ascii("1.2.3"),
 		unhex("05 58 20"), signer,
 		unhex("06 66"), ascii("SHA256"),
 		unhex("02 58 20"), new Uint8Array(32),
-	);
+	]);
 	const expected = { type: "NSPE", version: "1.2.3", signerId: hex(signer), measurementDescription: "SHA256", measurementValue: "00".repeat(32) };
 	assert.deepEqual(decodeBootRecord(cbor), expected);
 	assert.deepEqual(describeTlv(tlv(0x60, cbor, true)), { bootRecord: expected });
 	assert.deepEqual(decodeBootRecord(unhex("a1 18 2a 19 01 00")), { "42": 256 }, "1- and 2-byte heads");
 	// not a boot record: truncated, trailing bytes, not a map
-	for (const bad of [cbor.subarray(0, cbor.length - 1), concatBytes(cbor, Uint8Array.of(0)), unhex("80"), new Uint8Array(0)]) {
+	for (const bad of [cbor.subarray(0, cbor.length - 1), concatBytes([cbor, Uint8Array.of(0)]), unhex("80"), new Uint8Array(0)]) {
 		assert.equal(decodeBootRecord(bad), undefined, hex(bad));
 		assert.deepEqual(describeTlv(tlv(0x60, bad, true)), { bootRecord: hex(bad) });
 	}
@@ -407,7 +407,7 @@ test("splitEciesTlv: ephemeral key | tag | encrypted key lengths for every ECIES
 		assert.equal(parts.ephemeral[0], 0);
 		assert.equal(parts.tag[0], point);
 		assert.equal(parts.encryptedKey[0], point + tagLength);
-		assert.equal(hex(concatBytes(parts.ephemeral, parts.tag, parts.encryptedKey)), hex(value));
+		assert.equal(hex(concatBytes([parts.ephemeral, parts.tag, parts.encryptedKey])), hex(value));
 	}
 	for (const [type, total] of [[0x32, 112], [0x32, 114], [0x32, 97], [0x33, 64], [0x33, 81], [0x33, 112], [0x34, 96], [0x34, 80], [0x34, 129]])
 		expectCode(() => splitEciesTlv({ type, value: new Uint8Array(total) }), "E_ENC_TLV", `${tlvName(type)} ${total}`);

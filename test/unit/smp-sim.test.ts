@@ -149,6 +149,19 @@ test("errors: unknown group/command ENOTSUP, Ver 2 TOO_NEW, short buffer ECORRUP
 	await raw.silent();
 });
 
+test("the device's 512-slot XS stack (manifest.json's creation): a 25-byte body nested 8 deep is EINVAL, not an engine abort; a text in 250 chunks is echoed; the device keeps serving", async () => {
+	// {"a": {"a": ... 1}} 8 deep: the recursive CBOR decoder used to exhaust a board's stack here
+	const nested = Uint8Array.from([...Array.from({ length: 8 }, () => [0xa1, 0x61, 0x61]).flat(), 0x01]);
+	raw.send(packet(2, 0, 0, nested));
+	assert.equal((await raw.next()).body.rc, 3);
+	// {"d": "x" in 250 one-byte chunks}: the chunks were once joined by spreading them as arguments
+	const chunked = Uint8Array.from([0xa1, 0x61, 0x64, 0x7f, ...Array.from({ length: 250 }, () => [0x61, 0x78]).flat(), 0xff]);
+	raw.send(packet(2, 0, 0, chunked, 2));
+	assert.deepEqual((await raw.next()).body, { r: "x".repeat(250) });
+	raw.send(packet(2, 0, 0, { d: "still here" }, 3));
+	assert.deepEqual((await raw.next()).body, { r: "still here" });
+});
+
 test("requests: indefinite maps, any key order, extra keys; several in one datagram answered in order (§11.6, §11.9)", async () => {
 	raw.send(packet(2, 0, 0, Uint8Array.of(0xbf, 0x62, 0x7a, 0x7a, 0x01, 0x61, 0x64, 0x62, 0x6f, 0x6b, 0xff)));
 	assert.deepEqual((await raw.next()).body, { r: "ok" });

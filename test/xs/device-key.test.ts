@@ -22,7 +22,7 @@ function wrapWithShared(ephemeral: Uint8Array, shared: Uint8Array, imageKey: Uin
 	const okm = hkdf(sha256, shared, undefined, new TextEncoder().encode("MCUBoot_ECIES_v1"), imageKey.length + 32);
 	const encrypted = ctr(okm.subarray(0, imageKey.length), new Uint8Array(16)).encrypt(imageKey);
 	const tag = hmac(sha256, okm.subarray(imageKey.length), encrypted);
-	return concatBytes(ephemeral, tag, encrypted);
+	return concatBytes([ephemeral, tag, encrypted]);
 }
 
 /** Whether `cipher` holds `key`: it must encrypt a block as AES-CTR with that key does. */

@@ -1,11 +1,12 @@
 /**
  * SMP fuzzing on XS against the real agent (test/fuzz/smp-agent.ts), short: a fixed seed and a
- * fixed number of inputs, so a failure replays exactly. `npm run fuzz:smp` runs it for longer with
+ * fixed number of inputs, so a failure replays exactly. Runs in a process of its own with the
+ * driver's stack allowance (../fuzz/stack-allowance.ts), so the device code meets a board's stack. `npm run fuzz:smp` runs it for longer with
  * fresh seeds. The count is printed as a TAP comment. Needs boards/sim/layout.json's flash
  * (scripts/test.mjs's shared device-side run); leaves the partitions it used erased.
  */
 import Flash from "sealdrop/native/flash";
-import { now } from "sealdrop/xs-host";
+import { memory, now } from "sealdrop/xs-host";
 import type { TrustAnchor } from "sealdrop/update";
 import { SmpGroupId } from "../../modules/transport/smp/header.js";
 import type { SmpGroup } from "../../modules/transport/smp/server.js";
@@ -19,7 +20,7 @@ async function inputs(seed: number, count: number): Promise<AgentFuzzOptions> {
 	const trust: TrustAnchor[] = [{ publicKey: pemDer(await text("imgtool/keys/sign-ecdsa-p256.pub.pem")) }, { publicKey: pemDer(await text("imgtool/keys/sign-ed25519.pub.pem")) }];
 	return {
 		image: await readVector("imgtool/images/signed_ecdsa_p256.bin"), running: await readVector("imgtool/images/signed_odd_len.bin"),
-		trust, seed, inputs: count, now,
+		trust, seed, inputs: count, now, stackSlots: () => memory().stackSlots,
 	};
 }
 

@@ -51,7 +51,7 @@ function flip(bytes: Uint8Array, bit: number): Uint8Array {
 }
 
 function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
-	return concatBytes(...parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
+	return concatBytes(parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
 }
 
 /** DER SEQUENCE { INTEGER r, INTEGER s } from the INTEGERs' content bytes, as given. */

@@ -87,7 +87,7 @@ class Reader {
 		const parts: Uint8Array[] = [];
 		for (;;) {
 			const initial = this.#bytes[this.#need(1)];
-			if (initial === 0xff) return concatBytes(...parts);
+			if (initial === 0xff) return concatBytes(parts);
 			if (initial >> 5 !== major || (initial & 31) === 31) error("an indefinite string holds a chunk of another type");
 			if (parts.length >= this.#maxItems) error(`more than ${this.#maxItems} string chunks`);
 			parts.push(this.#chunk(this.#argument(initial & 31)));

@@ -96,10 +96,19 @@ export class SmpServer {
 	}
 }
 
+/**
+ * How deep a request body may nest: its map and one level of containers inside it. No request of
+ * the groups served here nests at all. Zephyr bounds this too (CONFIG_MCUMGR_SMP_CBOR_MAX_DECODING_LEVELS
+ * sizes struct cbor_nb_reader's zcbor states, zephyr/mgmt/mcumgr/smp/smp.h); here it bounds the JS
+ * stack: the decoder recurses, and a board's XS stack is 512 slots (manifest.json's creation), which
+ * a 25-byte body nested 8 deep used to exhaust, aborting the engine.
+ */
+export const SMP_REQUEST_DEPTH = 2;
+
 /** A request's payload: a CBOR map, or {} when empty. */
 function decodeBody(payload: Uint8Array): CborMap {
 	if (payload.length === 0) return {};
-	const value = decodeCbor(payload);
+	const value = decodeCbor(payload, { maxDepth: SMP_REQUEST_DEPTH });
 	if (!isMap(value)) throw new SmpError(SmpRc.INVAL, "the request body is not a CBOR map");
 	return value;
 }
