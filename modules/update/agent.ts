@@ -740,10 +740,16 @@ export class UpdateAgent {
 
 	/** Security counter, version policy and dependencies of an image (outer or inner). */
 	#checkPolicy(layout: ImageLayout, image: number): void {
+		// The floor is everything the bootloader will compare with: the counter stored when an image
+		// was confirmed, and the running image's own (MCUboot's model and a fresh device whose factory
+		// image was never confirmed through this agent compare with that one).
 		const counter = securityCounter(layout);
 		const stored = this.#counters.get(image);
-		if (counter === null ? stored > 0 : counter < stored)
-			fail("E_SECURITY_COUNTER", counter === null ? `the image has no security counter and this device's is ${stored}` : `the image's security counter ${counter} is below this device's ${stored}`);
+		const running = this.running(image)?.securityCounter ?? 0;
+		const floor = Math.max(stored, running);
+		const whose = running > stored ? "the running image's" : "this device's stored";
+		if (counter === null ? floor > 0 : counter < floor)
+			fail("E_SECURITY_COUNTER", `the image's security counter (${counter ?? "none"}) is below ${whose} ${floor}`);
 		if (this.#newerOnly) {
 			const running = this.#runningRelease(image);
 			if (running && compareVersions(layout.header.version, running.version) <= 0)

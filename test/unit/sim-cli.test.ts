@@ -172,6 +172,39 @@ describe("sealdrop sim, end to end on XS", () => {
 		}
 	}
 
+	test("a lower security counter than the running image's is refused before the body (the bootloader compares with it), by every MCUboot installer; nothing is pending", () => {
+		const layouts: [string, string][] = [["mcuboot (scratch), nested", "sim"], ["mcuboot-encrypted (move), sealed", simLayout("mcuboot-encrypted", "move")], ["mcuboot (overwrite), plain", simLayout("mcuboot", "overwrite")]];
+		for (const [name, board] of layouts) {
+			const n = fresh("counter");
+			fs.writeFileSync(tmp.file(`${n}.factory.app`), randomBytes(30_000));
+			cli("sign", "-k", "sign.pem", "-v", "1.2.0", "-s", "5", "-H", "0x200", "--pad-header", "-S", "0x60000", `${n}.factory.app`, `${n}.factory`);
+			const dir = `${n}-dev`;
+			const boot = json("sim", "init", "--dir", dir, "--board", board, "--trust", "sign.pem", "--factory-image", `${n}.factory`);
+			cli("sim", "pubkey", "--dir", dir, "-o", `${dir}.pub.pem`);
+			fs.writeFileSync(tmp.file(`${n}.app`), randomBytes(40_000));
+			let update: string;
+			if (name.endsWith("nested")) {
+				cli("sign", "-k", "sign.pem", "-v", "1.3.0", "-s", "4", "-H", "0x200", "--pad-header", "-S", "0x60000", `${n}.app`, `${n}.inner`);
+				cli("wrap", "-k", "sign.pem", "-S", "0x61000", `${n}.inner`, `${n}.release`);
+				cli("seal", "--device-pub", `${dir}.pub.pem`, "-o", update = `${n}.sealed`, `${n}.release`);
+			} else if (name.endsWith("sealed")) {
+				cli("sign", "-k", "sign.pem", "-v", "1.3.0", "-s", "4", "-H", "0x200", "--pad-header", "-S", "0x60000", "--sealable", `${n}.app`, `${n}.release`);
+				cli("seal", "--device-pub", `${dir}.pub.pem`, "-o", update = `${n}.sealed`, `${n}.release`);
+			} else cli("sign", "-k", "sign.pem", "-v", "1.3.0", "-s", "4", "-H", "0x200", "--pad-header", "-S", "0x60000", `${n}.app`, update = `${n}.signed`);
+			const refused = runCli(["sim", "install", "--dir", dir, update], { cwd: tmp.dir });
+			expectFailure(refused, "E_SECURITY_COUNTER", CODE_EXIT.E_SECURITY_COUNTER, name);
+			assert.match(refused.stderr, /below the running image's 5/, name);
+			const after = json("sim", "state", "--dir", dir);
+			assert.equal(running(after)?.hash, running(boot)?.hash, name);
+			assert.ok((after.slots as { pending: boolean }[]).every((slot) => !slot.pending), `${name}: nothing pending`);
+			// the same release at the running image's counter is taken
+			if (name.endsWith("plain")) {
+				cli("sign", "-k", "sign.pem", "-v", "1.3.0", "-s", "5", "-H", "0x200", "--pad-header", "-S", "0x60000", `${n}.app`, `${n}.equal`);
+				assert.equal(json("sim", "install", "--dir", dir, `${n}.equal`).state, "pending-test", name);
+			}
+		}
+	});
+
 	test("a two-image board: the image number selects the slot pair; the other image is untouched; an unmet dependency is refused", () => {
 		const layout = JSON.parse(fs.readFileSync(path.join(repoRoot, "boards", "sim", "layout.json"), "utf8"));
 		Object.assign(layout.sealdrop, { images: [{ primary: "p0", secondary: "s0" }, { primary: "p1", secondary: "s1" }] });
@@ -228,6 +261,23 @@ describe("sealdrop sim, end to end on XS", () => {
 		const afterwards = json("sim", "state", "--dir", dir);
 		assert.deepEqual(afterwards.slots, before.slots);
 		assert.equal(running(json("sim", "reboot", "--dir", dir))?.hash, old.hash);
+	});
+
+	test("a file for the device program that cannot be read is E_IO (exit 4) before the device starts: rotate, install, init --factory-image", () => {
+		const dir = fresh("dev");
+		cli("sim", "init", "--dir", dir, "--trust", "sign.pem");
+		const before = fs.readFileSync(tmp.file(path.join(dir, "flash.bin")));
+		for (const args of [["rotate", "--dir", dir, "missing.req", "-o", "answer"], ["rotate", "--dir", dir, ".", "-o", "answer"], ["install", "--dir", dir, "missing.bin"]]) {
+			expectFailure(runCli(["sim", ...args], { cwd: tmp.dir }), "E_IO", CODE_EXIT.E_IO, args.join(" "));
+		}
+		assert.ok(fs.readFileSync(tmp.file(path.join(dir, "flash.bin"))).equals(before), "the flash is as it was");
+		assert.ok(!fs.existsSync(tmp.file("answer")), "no answer written");
+		// init checks its files before it makes (or, with --force, removes) anything
+		const other = fresh("dev");
+		expectFailure(runCli(["sim", "init", "--dir", other, "--factory-image", "missing.bin"], { cwd: tmp.dir }), "E_IO", CODE_EXIT.E_IO);
+		assert.ok(!fs.existsSync(tmp.file(other)), "no device folder made");
+		expectFailure(runCli(["sim", "init", "--dir", dir, "--force", "--factory-image", "missing.bin"], { cwd: tmp.dir }), "E_IO", CODE_EXIT.E_IO);
+		assert.ok(fs.readFileSync(tmp.file(path.join(dir, "flash.bin"))).equals(before), "the device given --force is still there");
 	});
 
 	test("usage errors: no folder, a folder without a device, an unknown subcommand", () => {
