@@ -63,15 +63,27 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const print = (value: unknown) => console.log(JSON.stringify(value));
 const directoryOf = (path: string) => path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
 
+/**
+ * A file of the host's, read with the XS host's calls (which throw plain errors): one that cannot
+ * be read is E_IO, as the CLI reports it when it checks the file before starting the device.
+ */
+function hostFile<T>(path: string, read: () => T): T {
+	try {
+		return read();
+	} catch (e) {
+		throw new SealdropError("E_IO", `${path}: cannot read (${(e as Error)?.message ?? String(e)})`);
+	}
+}
+
 function option(args: string[], name: string): string | undefined {
 	const i = args.indexOf(name);
 	return i >= 0 ? args[i + 1] : undefined;
 }
 
 function loadDevice(configPath: string): Device {
-	const config = JSON.parse(text(readFile(configPath))) as DeviceConfig;
+	const config = JSON.parse(text(hostFile(configPath, () => readFile(configPath)))) as DeviceConfig;
 	const layoutPath = config.layout.startsWith("/") ? config.layout : directoryOf(configPath) + config.layout;
-	const layout = JSON.parse(text(readFile(layoutPath))) as { name: string; sealdrop: unknown };
+	const layout = JSON.parse(text(hostFile(layoutPath, () => readFile(layoutPath)))) as { name: string; sealdrop: unknown };
 	return {
 		board: parseBoardConfig(layout.name, layout.sealdrop),
 		trust: config.trust.map((hex) => ({ publicKey: fromHex(hex) })),
@@ -103,7 +115,7 @@ function openAgent(device: Device, onProgress?: boolean): UpdateAgent {
 
 function install(agent: UpdateAgent, args: string[]): unknown {
 	const path = args[0];
-	const size = fileSize(path);
+	const size = hostFile(path, () => fileSize(path));
 	const chunk = Number(option(args, "--chunk") ?? 4096);
 	const sessionId = option(args, "--session-id");
 	const image = Number(option(args, "--image") ?? 0);
@@ -112,7 +124,7 @@ function install(agent: UpdateAgent, args: string[]): unknown {
 	const buffer = new Uint8Array(chunk);
 	let next = started.nextOffset;
 	while (next < size) {
-		const n = readFileInto(path, next, buffer.subarray(0, Math.min(chunk, size - next)));
+		const n = hostFile(path, () => readFileInto(path, next, buffer.subarray(0, Math.min(chunk, size - next))));
 		next = agent.write(next, buffer.subarray(0, n));
 	}
 	return { ...agent.finish(), resumed: started.resumed };
@@ -172,13 +184,13 @@ function keyInfoJson(info: DeviceKeyInfo): object {
 function factory(device: Device, path: string, image: number): unknown {
 	const partition = device.board.installer === "esp-idf" ? (image === 0 ? device.board.ota!.apps[0] : undefined) : device.board.images![image]?.primary;
 	if (!partition) throw new SealdropError("E_RANGE", `board ${device.board.name} has no image ${image}`);
+	const size = hostFile(path, () => fileSize(path));
 	const flash = Flash.open({ path: partition });
-	const size = fileSize(path);
 	if (size > flash.status().size) throw new SealdropError("E_TOO_LARGE", `the ${size}-byte image does not fit the ${flash.status().size}-byte partition ${partition}`);
 	const writer = new SlotWriter(flash, 0, () => {});
 	try {
 		const buffer = new Uint8Array(4096);
-		for (let at = 0; at < size; at += buffer.length) writer.write(buffer.subarray(0, readFileInto(path, at, buffer.subarray(0, Math.min(buffer.length, size - at)))));
+		for (let at = 0; at < size; at += buffer.length) writer.write(buffer.subarray(0, hostFile(path, () => readFileInto(path, at, buffer.subarray(0, Math.min(buffer.length, size - at))))));
 		writer.flush();
 	} finally {
 		writer.close();
@@ -203,7 +215,7 @@ function deviceKey(device: Device, args: string[]): unknown {
 		return { ...keyInfoJson(info), encoded: toHex(encodeDevicePublicKey(info.kind, info.publicKey, (kind ?? "pem") as PublicKeyEncoding)) };
 	}
 	if (action === "rotate") {
-		const answer = rotateDeviceKey(readFile(kind), { partition: keysPartition(device), trust: device.trust });
+		const answer = rotateDeviceKey(hostFile(kind, () => readFile(kind)), { partition: keysPartition(device), trust: device.trust });
 		return { answer: toHex(answer), ...keyInfoJson(deviceKeyInfo(keysPartition(device))) };
 	}
 	throw new SealdropError("E_USAGE", `device-key import|public|rotate, not "${action}"`);

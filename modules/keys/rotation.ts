@@ -32,8 +32,9 @@ export interface RotateOptions {
 /**
  * Handles a rotation request: checks it, makes the new key (or finds the one this same request
  * made), and returns the answer. Refusals: E_ROTATION (malformed), E_NO_SIGNATURE, E_SIGNATURE or
- * E_WRONG_SIGNER (not signed by a trusted key), E_DEVICE_KEY (made for another device's key),
- * E_REPLAY (a counter not above the last one accepted), E_STATE (not provisioned), E_ENTROPY.
+ * E_WRONG_SIGNER (not signed by a trusted key), E_UNSUPPORTED (a pure Ed25519 signature),
+ * E_DEVICE_KEY (made for another device's key), E_REPLAY (a counter not above the last one
+ * accepted, 0 included), E_STATE (not provisioned), E_ENTROPY.
  */
 export function rotateDeviceKey(request: Uint8Array, options: RotateOptions): Uint8Array {
 	const r = parseRotationRequest(request);

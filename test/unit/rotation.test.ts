@@ -5,12 +5,14 @@
  * at every flash operation of a rotation.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { after, test } from "node:test";
 import { CODE_EXIT, expectFailure, repoRoot, runCli, tempDir, cliOk } from "../helpers/cli.js";
 import { Device } from "../faults/harness.js";
+import { encodeTlvArea, TlvType } from "sealdrop/image";
 
 const tmp = tempDir("sealdrop-rotation-");
 after(() => tmp.cleanup());
@@ -130,6 +132,63 @@ test("refusals leave the key as it was: untrusted signer, altered signature, ano
 	}
 	fails("E_ROTATION", "rotate", "check", "--device-pub", pub, "--ephemeral", "five.eph.pem", "--request", "five.req", "six.answer");
 	fails("E_ROTATION", "rotate", "check", "--device-pub", other.pub, "--ephemeral", "six.eph.pem", "--request", "six.req", "six.answer");
+});
+
+/** The CLI in a shell with umask 022 (a common default: files readable by everyone unless made otherwise). */
+function cliUnderUmask022(...args: string[]): void {
+	const r = spawnSync("/bin/sh", ["-c", "umask 022 && exec \"$@\"", "sh", process.execPath, path.join(repoRoot, "bin", "sealdrop.js"), ...args], { cwd: tmp.dir, encoding: "utf8" });
+	assert.equal(r.status, 0, `${args.join(" ")}: ${r.stderr}`);
+}
+
+const modeOf = (file: string) => fs.statSync(tmp.file(file)).mode & 0o777;
+
+test("the key store is private whatever the umask: sim init and a rotation under umask 022 write key files 0600 in a 0700 folder", () => {
+	const dir = `dev-${made++}`;
+	cliUnderUmask022("sim", "init", "--dir", dir, "--board", "enc.json", "--trust", "sign.pem", "--factory-image", "factory.bin");
+	cli("sim", "pubkey", "--dir", dir, "-o", `${dir}.pub.pem`);
+	cliUnderUmask022("sim", "rotate", "--dir", dir, `${request(`${dir}.pub.pem`, 1, `${dir}-private`)}.req`, "-o", "private.answer");
+	const state = path.join(dir, "state");
+	assert.equal(keyFiles(dir).length, 2, "the device key and the rotation's new key");
+	assert.equal(modeOf(state).toString(8), "700");
+	for (const f of keyFiles(dir)) assert.equal(modeOf(path.join(state, f)).toString(8), "600", f);
+	assert.equal(modeOf(path.join(dir, "flash.bin")) & 0o077, 0, "the flash (decrypted firmware) is the owner's alone too");
+	// a folder left open by an older version is closed at the next run
+	fs.chmodSync(tmp.file(state), 0o755);
+	cliUnderUmask022("sim", "state", "--dir", dir);
+	assert.equal(modeOf(state).toString(8), "700");
+});
+
+/** `rotate request`'s request with its counter field set to `counter`, signed again by sign.pem (what another tool might build). */
+function resigned(name: string, counter: number): string {
+	const original = fs.readFileSync(tmp.file(`${name}.req`));
+	const body = Buffer.from(original.subarray(0, 43 + original[42]));
+	body.writeUInt32LE(counter, 6);
+	const signer = crypto.createPrivateKey(fs.readFileSync(tmp.file("sign.pem")));
+	const spki = crypto.createPublicKey(signer).export({ type: "spki", format: "der" });
+	const area = encodeTlvArea([
+		{ type: TlvType.KEYHASH, value: crypto.createHash("sha256").update(spki).digest() },
+		{ type: TlvType.ECDSA_SIG, value: crypto.sign("sha256", body, signer) },
+	], false);
+	fs.writeFileSync(tmp.file(`${name}-${counter}.req`), Buffer.concat([body, area]));
+	return `${name}-${counter}.req`;
+}
+
+test("a counter-0 request: `rotate request` refuses to build it (E_USAGE); one built otherwise, well signed, is a replay on the device (E_REPLAY)", () => {
+	const { dir, pub } = device();
+	fails("E_USAGE", "rotate", "request", "--device-pub", pub, "-k", "sign.pem", "--counter", "0", "--ephemeral", "zero.eph.pem", "-o", "zero.req");
+	const zero = resigned(request(pub, 1, "one"), 0);
+	fails("E_REPLAY", "sim", "rotate", "--dir", dir, zero, "-o", "x");
+	assert.equal(keyOf(dir).rotating, undefined, "no rotation started");
+	// the same re-signing with counter 1 is accepted: the refusal was the counter's
+	cli("sim", "rotate", "--dir", dir, resigned("one", 1), "-o", "one.answer");
+	assert.equal(keyOf(dir).rotating?.counter, 1);
+});
+
+test("the device program reads the request file itself: one that vanished after the CLI's check is E_IO, not a crash", async () => {
+	const { dir } = device();
+	const r = await new Device(tmp.file(dir)).run(["device-key", "rotate", tmp.file("vanished.req")]);
+	assert.equal(r.status, 1);
+	assert.equal((r.out.error as { code: string } | undefined)?.code, "E_IO", JSON.stringify(r.out));
 });
 
 test("a power cut at every flash operation of a rotation: the same request then gets an answer that checks, and at most two keys exist", async () => {

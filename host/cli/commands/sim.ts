@@ -39,6 +39,27 @@ function boardLayoutPath(board: string): string {
 	return file;
 }
 
+/**
+ * The absolute path of a file the device program will read, once it is known to be readable:
+ * its failure is then E_IO here, before the device starts.
+ */
+function readableFile(file: string, what: string): string {
+	readInput(file, what);
+	return path.resolve(file);
+}
+
+/** D/state, the XS host's key store: 0700 whatever the umask or an earlier mode (the host's key files are 0600). */
+function makeStateFolder(dir: string): void {
+	const state = path.join(dir, "state");
+	try {
+		fs.mkdirSync(dir, { recursive: true });
+		fs.mkdirSync(state, { recursive: true, mode: 0o700 });
+		fs.chmodSync(state, 0o700);
+	} catch (e) {
+		fail("E_IO", `${state}: cannot make the device's state folder (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+	}
+}
+
 function readLayout(dir: string): Layout {
 	return JSON.parse(fs.readFileSync(path.join(dir, "layout.json"), "utf8")) as Layout;
 }
@@ -103,28 +124,30 @@ const init: CommandSpec = {
 	notes: "Example:\n  sealdrop keygen -k sign.pem -t ecdsa-p256\n  sealdrop sim init --dir dev1 --trust sign.pem",
 	async run(args) {
 		const dir = deviceDir(args, false);
-		if (fs.existsSync(path.join(dir, "device.json"))) {
-			if (!args.flag("force")) fail("E_IO", `${dir} already holds a simulated device; pass --force to start over`);
-			for (const f of ["device.json", "layout.json", "flash.bin", "boot.json", "state"]) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
-		}
+		const existing = fs.existsSync(path.join(dir, "device.json"));
+		if (existing && !args.flag("force")) fail("E_IO", `${dir} already holds a simulated device; pass --force to start over`);
 		const layoutSource = boardLayoutPath(args.get("board") ?? "sim");
 		const layout = JSON.parse(readInput(layoutSource, "board layout").toString("utf8")) as Layout;
 		const trust = args.all("trust").map(([file]) => publicKeyBytes(loadKey(file, { role: "trusted signing key" })).toString("hex"));
-		fs.mkdirSync(path.join(dir, "state"), { recursive: true });
+		// the device program reads them itself: a file error here, before anything is made or removed
+		const factoryImages = args.all("factory-image").map(([file]) => readableFile(file, "factory image"));
+		const imported = args.has("import-key") ? loadKey(args.require("import-key"), { private: true, kinds: ["ecdsa-p256", "x25519"], role: "device key" }) : undefined;
+		if (existing) for (const f of ["device.json", "layout.json", "flash.bin", "boot.json", "state"]) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
+		makeStateFolder(dir);
 		writeOutput(path.join(dir, "layout.json"), JSON.stringify(layout, null, "\t") + "\n");
 		const keyType = args.get("key-type") ?? "p256";
 		writeOutput(path.join(dir, "device.json"), JSON.stringify({ layout: "layout.json", trust, newerOnly: args.flag("newer-only"), keyType }, null, "\t") + "\n");
 
 		// the factory injects a key (then locked) when asked; otherwise the device makes its own at first boot
-		const imported = args.get("import-key");
 		if (imported) {
-			const k = loadKey(imported, { private: true, kinds: ["ecdsa-p256", "x25519"], role: "device key" });
-			const d = Buffer.from(k.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex");
-			await runDevice(dir, ["device-key", "import", k.kind === "x25519" ? "x25519" : "p256", d]);
+			const d = Buffer.from(imported.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex");
+			await runDevice(dir, ["device-key", "import", imported.kind === "x25519" ? "x25519" : "p256", d]);
 		}
-		const factoryImages = args.all("factory-image").map(([file]) => file);
-		for (const [image, file] of factoryImages.entries()) await runDevice(dir, ["factory", path.resolve(file), String(image)]);
+		for (const [image, file] of factoryImages.entries()) await runDevice(dir, ["factory", file, String(image)]);
 		const booted = await runDevice(dir, factoryImages.length ? ["boot"] : ["first-boot"]);
+		// a factory image the bootloader refuses (an untrusted signer, say): nothing runs, no key is made
+		const refusedBoot = (booted.bootloader as { error?: { code: ErrorCode; message: string } } | undefined)?.error;
+		if (factoryImages.length && !booted.running && refusedBoot) fail(refusedBoot.code, `the factory image does not boot: ${refusedBoot.message}`);
 		const key = deviceKeyReport(factoryImages.length ? booted.deviceKey : booted);
 		const summary = {
 			dir, board: layout.name, installer: layout.sealdrop.installer, trustedKeys: trust.length,
@@ -303,7 +326,8 @@ const rotateKey: CommandSpec = {
 	async run(args) {
 		if (args.positionals.length !== 1) fail("E_USAGE", "give one REQUEST file");
 		const outputPath = args.require("output");
-		const out = await runDevice(deviceDir(args), ["device-key", "rotate", path.resolve(args.positionals[0])]);
+		const dir = deviceDir(args);
+		const out = await runDevice(dir, ["device-key", "rotate", readableFile(args.positionals[0], "rotation request")]);
 		writeOutput(outputPath, Buffer.from(String(out.answer), "hex"));
 		const rotating = out.rotating as { counter: number; fingerprint: string } | undefined;
 		return output(args, { ...out, answer: outputPath }, () =>
