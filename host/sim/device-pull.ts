@@ -4,7 +4,8 @@
  * through the bridge on the console UART (framing: modules/transport/http/bridge.ts; the host half
  * is host/sim/http-bridge.ts).
  *
- *   pull URL [--image N] [--pending none|test|permanent] [--retries N] [--timeout MS] [--backoff MS]
+ *   pull URL [--image N] [--pending none|test|permanent] [--retries N] [--timeout MS] [--stall-timeout MS]
+ *        [--backoff MS] [--deadline S]
  *
  * Prints one JSON object after closing the bridge: what was installed and the transport's figures,
  * or {"error": ...}. A pull that gives up (E_NETWORK, E_HTTP) leaves the agent's session in its
@@ -43,7 +44,8 @@ export async function pullOverUart(agent: UpdateAgent, args: string[]): Promise<
 			url: args[0], client, agent,
 			image: number(args, "--image") ?? 0,
 			pending: (option(args, "--pending") ?? "test") as PendingMode,
-			retries: number(args, "--retries"), timeout: number(args, "--timeout"), backoff: number(args, "--backoff"),
+			retries: number(args, "--retries"), timeout: number(args, "--timeout"), stallTimeout: number(args, "--stall-timeout"), backoff: number(args, "--backoff"),
+			deadline: args.includes("--deadline") ? number(args, "--deadline")! * 1000 : undefined,
 			onEvent: (event: PullEvent) => { if (event.type !== "progress") console.error(JSON.stringify({ http: event })); },
 		});
 		output = { ...result, flashOperations: Flash.operations };

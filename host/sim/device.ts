@@ -20,7 +20,7 @@
  *   factory PATH [IMAGE]      programs a first image as a factory would (image IMAGE's primary slot, or ota_0)
  *   device-key import KIND HEX | public [ENCODING] | rotate REQUEST-FILE
  *                             factory injection (then locked) | the production interface's report and export | a key rotation
- *   pull URL [--image N] [--pending M] [--retries N] [--timeout MS] [--backoff MS]
+ *   pull URL [--image N] [--pending M] [--retries N] [--timeout MS] [--stall-timeout MS] [--backoff MS] [--deadline S]
  *                             downloads and installs over HTTP through the bridge on the console UART (./device-pull.ts)
  *   serve                     an SMP server in the serial framing on the console UART (host/smp/device-serve.ts)
  *                             until its input ends (exit 0) or an SMP reset (exit 3, after the answer)

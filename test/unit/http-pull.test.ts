@@ -22,7 +22,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { selectRange } from "../../host/serve/range.js";
 import { startServer, type RunningServer } from "../../host/serve/server.js";
-import { repoRoot, tempDir, cliOk } from "../helpers/cli.js";
+import { CODE_EXIT, expectFailure, repoRoot, tempDir, cliOk } from "../helpers/cli.js";
 
 const tmp = tempDir("sealdrop-http-pull-");
 const DEVICES = ["dev-1", "dev-2", "dev-3"];
@@ -309,6 +309,33 @@ describe("HTTP pull on XS: faults", () => {
 		}
 	});
 
+	test("a server that sends 100 bytes per GET and then stalls: each attempt ends at --stall-timeout, the pull at --deadline with E_NETWORK (exit 4) and what it saw", async () => {
+		const { dir, image } = freshDevice();
+		const server = await faultServer(() => ({ image, etag: "\"v1\"" }), (ctx) => {
+			const asked = /^bytes=(\d+)-(\d*)$/.exec(String(ctx.req.headers.range));
+			const end = asked?.[2] ? Number(asked[2]) : image.length - 1;
+			ctx.res.writeHead(206, { ETag: "\"v1\"", "Content-Range": `bytes ${ctx.start}-${end}/${image.length}`, "Content-Length": end - ctx.start + 1 });
+			ctx.res.write(image.subarray(ctx.start, ctx.start + 100)); // then nothing, for ever
+		});
+		try {
+			const started = Date.now();
+			const r = await cliAsync(["sim", "pull", "--dir", dir, server.url, "--stall-timeout", "200", "--backoff", "10", "--deadline", "2"]);
+			const took = Date.now() - started;
+			expectFailure({ status: r.status, stdout: r.stdout, stderr: r.stderr }, "E_NETWORK", CODE_EXIT.E_NETWORK);
+			assert.ok(took >= 2000 && took < 8000, `ended after ${took} ms`);
+			const gets = server.gets();
+			assert.ok(gets.length >= 5, `each attempt ended at its stall timeout, then the next one started: ${gets.length} GETs`);
+			// the message says what the pull saw, as the server counts it (but for a last request or piece on its way)
+			const seen = /(\d+) bytes received in (\d+) requests/.exec(r.stderr);
+			assert.ok(seen, r.stderr);
+			const sent = gets.reduce((n, g) => n + g.bytes, 0);
+			assert.ok(Number(seen[1]) <= sent && Number(seen[1]) >= sent - 100, `${seen[1]} bytes received, ${sent} sent`);
+			assert.ok(Math.abs(Number(seen[2]) - server.log.length) <= 1, `${seen[2]} requests made, ${server.log.length} answered`);
+		} finally {
+			await server.close();
+		}
+	});
+
 	test("bounded retries: a 503 that never ends gives E_NETWORK (exit 4); 404 gives E_HTTP at once", async () => {
 		const { dir, image } = freshDevice();
 		const server = await faultServer(() => ({ image, etag: "\"v1\"" }), (ctx) => {
@@ -318,7 +345,7 @@ describe("HTTP pull on XS: faults", () => {
 		try {
 			const r = await cliAsync(["sim", "pull", "--dir", dir, server.url, "--retries", "3", "--backoff", "5"]);
 			assert.equal(r.status, 4, r.stderr);
-			assert.match(r.stderr, /^sealdrop: E_NETWORK: download failed after 3 retries: the server answered 503\n$/);
+			assert.match(r.stderr, /^sealdrop: E_NETWORK: download failed after 3 retries: the server answered 503 \(0 bytes received in 5 requests\)\n$/);
 			assert.equal(server.gets().length, 4);
 			const gone = await cliAsync(["sim", "pull", "--dir", dir, server.url.replace("/image", "/gone"), "--backoff", "5"]);
 			assert.equal(gone.status, 4);

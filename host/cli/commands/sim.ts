@@ -238,30 +238,37 @@ const install: CommandSpec = {
 const pull: CommandSpec = {
 	name: "pull",
 	summary: "Download an image over HTTP into the device's update agent (Range resume, ETag pinned, retries), then mark it pending.",
-	usage: "sim pull --dir D URL [--pending test|permanent|none] [--image N] [--retries N] [--timeout MS] [--backoff MS] [-f json]",
+	usage: "sim pull --dir D URL [--pending test|permanent|none] [--image N] [--retries N] [--timeout MS] [--stall-timeout MS] [--backoff MS] [--deadline S] [-f json]",
 	options: [
 		DIR,
 		{ long: "pending", choices: ["test", "permanent", "none"], help: "after verifying: a test boot (default), permanent, or not yet" },
 		IMAGE_NUMBER,
 		{ long: "retries", metavar: "N", help: "attempts in a row without a new byte before giving up (default 5)" },
-		{ long: "timeout", metavar: "MS", help: "longest wait for an answer, or between two pieces of its body (default 15000)" },
+		{ long: "timeout", metavar: "MS", help: "longest wait for an answer's status and headers (default 15000)" },
+		{ long: "stall-timeout", metavar: "MS", help: "an attempt ends when its body brings no byte for MS (default: --timeout)" },
 		{ long: "backoff", metavar: "MS", help: "first wait before a retry, doubled after each failure (default 500)" },
+		{ long: "deadline", metavar: "S", help: "the whole pull's limit in seconds, retries included (default 300)" },
 		FORMAT,
 	],
 	notes: [
 		"The device code (modules/transport/http) runs on XS; its HTTP requests are made by this process",
 		"and bridged to it over the XS host's console UART. The image's ETag (or Last-Modified) is the",
 		"session id, so pulling again after an interruption or a reset resumes after the last block the",
-		"device made durable; a changed image starts over. Exit 4 (E_NETWORK, E_HTTP) when it gives up.",
+		"device made durable; a changed image starts over. Exit 4 (E_NETWORK, E_HTTP) when it gives up:",
+		"after --retries attempts in a row without a new byte, or at --deadline (a server that sends a",
+		"little per request and then stalls makes progress each time); the message says how many bytes",
+		"and requests it saw.",
 		"Example:\n  sealdrop serve --release rel-1.2.0 &\n  sealdrop sim pull --dir dev1 http://127.0.0.1:8080/devices/dev-0001/image && sealdrop sim reboot --dir dev1",
+		"Example, on a slow link: give up on an attempt after 5 s without a byte, on the pull after 2 minutes:",
+		"  sealdrop sim pull --dir dev1 --stall-timeout 5000 --deadline 120 http://127.0.0.1:8080/devices/dev-0001/image",
 	].join("\n"),
 	async run(args) {
 		const dir = deviceDir(args);
 		if (args.positionals.length !== 1) fail("E_USAGE", "give one URL to pull");
 		const url = args.positionals[0];
 		if (!/^http:\/\/[^/]+/.test(url)) fail("E_USAGE", `${url} is not an http:// URL`);
-		const ranges = { retries: [0, 1000], timeout: [1, 600_000], backoff: [0, 600_000] } as const;
-		const numbers = (["retries", "timeout", "backoff"] as const).flatMap((name) => args.has(name) ? [`--${name}`, String(parseIntegerIn(args.require(name), `--${name}`, ranges[name][0], ranges[name][1]))] : []);
+		const ranges = { retries: [0, 1000], timeout: [1, 600_000], "stall-timeout": [1, 600_000], backoff: [0, 600_000], deadline: [1, 86_400] } as const;
+		const numbers = (["retries", "timeout", "stall-timeout", "backoff", "deadline"] as const).flatMap((name) => args.has(name) ? [`--${name}`, String(parseIntegerIn(args.require(name), `--${name}`, ranges[name][0], ranges[name][1]))] : []);
 		let bar: ProgressBar | undefined;
 		let total = 0;
 		const out = await runDevice(dir, [

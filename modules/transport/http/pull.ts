@@ -18,9 +18,14 @@
  *    (doubling, bounded); `retries` consecutive attempts that bring no new byte end the pull with
  *    E_NETWORK. A changed image (another validator or size) aborts the agent's session and starts
  *    over, at most `restarts` times (then E_HTTP).
+ * 4. Deadlines, so that a server that answers slowly or not at all cannot hold the device: each
+ *    attempt waits at most `timeout` for the answer's head and `stallTimeout` for each next piece
+ *    of its body (its progress deadline); the whole pull, retries and backoffs included, ends
+ *    after `deadline` with E_NETWORK, saying what it received. A server that sends a little per
+ *    request and then stalls makes progress each time, so only the deadline bounds it.
  * Device code: no Node built-ins; timers come from the options (defaults: the global ones).
  */
-import { fail } from "sealdrop/image";
+import { fail, SealdropError } from "sealdrop/image";
 import type { BeginOptions, InstallResult, PendingMode } from "sealdrop/update";
 import Sha256 from "sealdrop/native/sha256";
 import type { HttpClient, HttpHead, HttpRequest } from "./client.js";
@@ -58,8 +63,12 @@ export interface PullOptions {
 	backoff?: number;
 	/** Longest backoff delay in ms (default 30000). */
 	maxBackoff?: number;
-	/** Longest wait in ms for the answer's head, and between two pieces of its body (default 15000). */
+	/** Longest wait in ms for the answer's head (default 15000). */
 	timeout?: number;
+	/** Longest wait in ms between two pieces of the body: the attempt's progress deadline (default: `timeout`). */
+	stallTimeout?: number;
+	/** The whole pull's limit in ms, retries and backoffs included (default 300000). */
+	deadline?: number;
 	timers?: Timers;
 	onEvent?: (event: PullEvent) => void;
 }
@@ -85,6 +94,9 @@ const defaultTimers: Timers = {
 	set: (callback, ms) => setTimeout(callback, ms),
 	clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** The whole pull's limit by default: five minutes. */
+const DEFAULT_DEADLINE = 300_000;
 
 /** Why an attempt failed: try again, the image changed, or give up. */
 class AttemptError extends Error {
@@ -136,6 +148,11 @@ export class HttpPull {
 	#ranges = true;
 	/** The offset the agent wants next, as its last write() said. */
 	#next = 0;
+	/** Set when the pull's deadline passed; `#interrupt` ends what is waiting then (a request or a backoff). */
+	#expired: SealdropError | undefined;
+	#interrupt: ((error: SealdropError) => void) | undefined;
+	/** Why the last attempt failed, for the deadline's message. */
+	#lastFailure = "";
 
 	constructor(options: PullOptions) {
 		this.#o = options;
@@ -144,24 +161,39 @@ export class HttpPull {
 
 	/** Downloads and installs; resolves with what the agent installed, rejects with a SealdropError. */
 	async run(): Promise<PullResult> {
+		const deadline = this.#o.deadline ?? DEFAULT_DEADLINE;
+		const deadlineTimer = this.#timers.set(() => {
+			this.#expired = new SealdropError("E_NETWORK", `the download ran out of its ${deadline} ms deadline: ${this.#seen()}${this.#lastFailure ? `; last: ${this.#lastFailure}` : ""}`);
+			this.#interrupt?.(this.#expired);
+		}, deadline);
 		const maxRestarts = this.#o.restarts ?? 2;
-		for (;;) {
-			const pinned = await this.#withRetries(() => this.#head());
-			const started = this.#o.agent.begin({
-				size: pinned.size, image: this.#o.image ?? 0, pending: this.#o.pending ?? "test",
-				...(pinned.validator ? { sessionId: sessionIdOf(pinned.validator) } : {}),
-			});
-			try {
-				this.#next = started.nextOffset;
-				while (this.#next < pinned.size) await this.#withRetries(() => this.#get(pinned), () => this.#next);
-				return { ...this.#o.agent.finish(), startedAt: started.nextOffset, ...this.#stats, validator: pinned.validator };
-			} catch (e) {
-				if (!(e instanceof AttemptError)) throw e; // a refusal: the agent ended the session itself
-				this.#o.agent.abort();
-				if (++this.#stats.restarts > maxRestarts) fail("E_HTTP", `the image kept changing during the download (${e.message})`);
-				this.#o.onEvent?.({ type: "restart", reason: e.message });
+		try {
+			// one loop here, not a helper: each async frame costs stack a board's 512 slots can spare little of
+			for (;;) {
+				const pinned = await this.#withRetries(() => this.#head());
+				const started = this.#o.agent.begin({
+					size: pinned.size, image: this.#o.image ?? 0, pending: this.#o.pending ?? "test",
+					...(pinned.validator ? { sessionId: sessionIdOf(pinned.validator) } : {}),
+				});
+				try {
+					this.#next = started.nextOffset;
+					while (this.#next < pinned.size) await this.#withRetries(() => this.#get(pinned), () => this.#next);
+					return { ...this.#o.agent.finish(), startedAt: started.nextOffset, ...this.#stats, validator: pinned.validator };
+				} catch (e) {
+					if (!(e instanceof AttemptError)) throw e; // a refusal: the agent ended the session itself
+					this.#o.agent.abort();
+					if (++this.#stats.restarts > maxRestarts) fail("E_HTTP", `the image kept changing during the download (${e.message})`);
+					this.#o.onEvent?.({ type: "restart", reason: e.message });
+				}
 			}
+		} finally {
+			this.#timers.clear(deadlineTimer);
 		}
+	}
+
+	/** What the pull saw so far, for a message: body bytes received and requests made. */
+	#seen(): string {
+		return `${this.#stats.bytesReceived} bytes received in ${this.#stats.requests} requests`;
 	}
 
 	/**
@@ -174,18 +206,34 @@ export class HttpPull {
 		let mark = progress();
 		for (;;) {
 			try {
+				if (this.#expired) throw this.#expired;
 				return await attempt();
 			} catch (e) {
 				if (!(e instanceof AttemptError) || e.kind !== "retry") throw e;
+				this.#lastFailure = e.message;
 				if (progress() > mark) failures = 0;
 				mark = progress();
-				if (++failures > retries) fail("E_NETWORK", `download failed after ${retries} retries: ${e.message}`);
+				if (++failures > retries) fail("E_NETWORK", `download failed after ${retries} retries: ${e.message} (${this.#seen()})`);
 				const delay = Math.min((this.#o.backoff ?? 500) * 2 ** (failures - 1), this.#o.maxBackoff ?? 30_000);
 				this.#stats.retries++;
 				this.#o.onEvent?.({ type: "retry", failures, delay, reason: e.message });
-				await new Promise<void>((resolve) => this.#timers.set(resolve, delay));
+				await this.#sleep(delay);
 			}
 		}
+	}
+
+	/** Waits `ms` (a backoff); the deadline ends the wait. */
+	#sleep(ms: number): Promise<void> {
+		return new Promise<void>((resolve, reject) => {
+			const timer = this.#timers.set(() => {
+				this.#interrupt = undefined;
+				resolve();
+			}, ms);
+			this.#interrupt = (error) => {
+				this.#timers.clear(timer);
+				reject(error);
+			};
+		});
 	}
 
 	/**
@@ -196,6 +244,7 @@ export class HttpPull {
 	#request<T>(request: HttpRequest, onHead: (head: HttpHead) => void, onData: (bytes: Uint8Array) => boolean | void, result: () => T): Promise<T> {
 		this.#stats.requests++;
 		const timeout = this.#o.timeout ?? 15_000;
+		const stallTimeout = this.#o.stallTimeout ?? timeout;
 		return new Promise<T>((resolve, reject) => {
 			let done = false;
 			let timer: unknown;
@@ -203,6 +252,7 @@ export class HttpPull {
 			const finish = (error?: unknown, drop = false) => {
 				if (done) return;
 				done = true;
+				this.#interrupt = undefined;
 				this.#timers.clear(timer);
 				if (error || drop) call?.cancel();
 				if (error) return reject(error);
@@ -220,18 +270,20 @@ export class HttpPull {
 					finish(e);
 				}
 			};
-			const arm = () => {
+			// the answer's head within `timeout`, then each piece of the body within `stallTimeout`
+			const arm = (ms: number, why: string) => {
 				this.#timers.clear(timer);
-				timer = this.#timers.set(() => finish(new AttemptError("retry", `no answer for ${timeout} ms`)), timeout);
+				timer = this.#timers.set(() => finish(new AttemptError("retry", `${why} for ${ms} ms`)), ms);
 			};
-			arm();
+			arm(timeout, "no answer");
+			this.#interrupt = (error) => finish(error, true);
 			call = this.#o.client.request(request, {
 				onHead: (head) => guard(() => {
-					arm();
+					arm(stallTimeout, "no byte of the body");
 					onHead(head);
 				}),
 				onData: (bytes) => guard(() => {
-					arm();
+					arm(stallTimeout, "no byte of the body");
 					if (onData(bytes) === false) finish(undefined, true);
 				}),
 				onEnd: () => finish(),
