@@ -50,7 +50,7 @@ export interface McubootOptions {
 	/**
 	 * MCUBOOT_ENC_IMAGES: true (or an AES size) for a build that decrypts with the device key,
 	 * false for one that refuses encrypted images. Default: true for the "mcuboot-encrypted"
-	 * installer, else false.
+	 * installer, else false; the AES size defaults to the board's aesKeyBits (MCUboot's AES-128 without it).
 	 */
 	encryption?: boolean | { keyBits: 128 | 256 };
 	/** MCUBOOT_DOWNGRADE_PREVENTION: "security-counter" (default; overwrite-only compares versions, as MCUboot does), "version" or "off". */
@@ -122,7 +122,7 @@ export function mcubootBoot(options: McubootOptions): BootReport {
 			// before the app's first boot made the device key, nothing encrypted opens (boot_enc_retrieve_private_key fails)
 			for (const slot of options.deviceKeySlots ?? [board.deviceKeySlot ?? 0]) if (DeviceKey.exists({ slot })) deviceKeys.push(new DeviceKey({ slot }));
 			const kind = deviceKeys.length ? deviceKeys[0].kind : options.deviceKeyKind ?? "p256";
-			enc = encryptionBuild(kind === "p256" ? "ec256" : "x25519", typeof encryption === "object" ? encryption.keyBits : 128, deviceKeys);
+			enc = encryptionBuild(kind === "p256" ? "ec256" : "x25519", typeof encryption === "object" ? encryption.keyBits : board.aesKeyBits ?? 128, deviceKeys);
 		}
 		const cfg: LoaderConfig = {
 			mode: board.swap, trust: options.trust, enc,

@@ -712,6 +712,10 @@ export class UpdateAgent {
 		this.#checkPolicy(layout, s.options.image);
 
 		const keyBits = aesKeyBits(header.flags);
+		// mcuboot-encrypted: the bootloader decrypts at the swap, with the one AES size it was built for
+		const bootKeyBits = this.#board.aesKeyBits ?? 128;
+		if (keyBits && this.#board.installer === "mcuboot-encrypted" && keyBits !== bootKeyBits)
+			fail("E_UNSUPPORTED", `the image's AES-${keyBits} key is not one board ${this.#board.name}'s MCUboot decrypts: it is built for AES-${bootKeyBits}`);
 		if (keyBits) ({ cipher: s.cipher, slot: s.keySlot } = this.#unwrap(layout, keyBits));
 		s.mode = s.esp ? "esp-app" : this.#board.installer === "mcuboot" && keyBits !== 0 ? "nested" : "stored";
 		if (s.mode === "stored" && s.options.size > maxImageSize(this.#board, s.target))

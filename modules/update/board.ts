@@ -31,6 +31,12 @@ export interface BoardConfig {
 	storage: string;
 	/** The device key's lock record (modules/keys): provisioning needs it. */
 	keys?: string;
+	/**
+	 * mcuboot-encrypted: the AES key size the bootloader decrypts with, fixed when MCUboot is built
+	 * (boot/zephyr/Kconfig's choice BOOT_ENCRYPT_ALG: CONFIG_BOOT_ENCRYPT_ALG_AES_256 defines
+	 * MCUBOOT_AES_256; AES-128 by default). The board's mcuboot.conf says the same.
+	 */
+	aesKeyBits?: 128 | 256;
 	/** Whether images flagged RAM_LOAD may be installed (the bootloader is built for it). */
 	allowRamLoad?: boolean;
 	/** The DeviceKey slot that opens sealed images (0 unless rotating). */
@@ -81,6 +87,11 @@ export function parseBoardConfig(name: string, value: unknown): BoardConfig {
 			secondary: partitionName(p?.secondary, `images[${i}].secondary`),
 		}));
 		if (config.swap === "scratch") config.scratch = partitionName(v.scratch, "scratch");
+		if (config.installer === "mcuboot-encrypted") {
+			const aesKeyBits = v.aesKeyBits ?? 128;
+			if (aesKeyBits !== 128 && aesKeyBits !== 256) fail("E_USAGE", `board ${name}: aesKeyBits must be 128 or 256 (the AES key size the board's MCUboot is built for)`);
+			config.aesKeyBits = aesKeyBits;
+		} else if (v.aesKeyBits !== undefined) fail("E_USAGE", `board ${name}: aesKeyBits is for the mcuboot-encrypted installer (the agent decrypts for the others, with either size)`);
 	}
 	return config;
 }

@@ -215,6 +215,12 @@ describe("board files agree with their layout", () => {
 			const mcubootConf = fs.readFileSync(path.join(boardsDir, board, "mcuboot.conf"), "utf8");
 			assert.equal(Number(/^CONFIG_BOOT_MAX_IMG_SECTORS=(\d+)$/m.exec(mcubootConf)?.[1]), config.maxImgSectors);
 			assert.match(mcubootConf, /^CONFIG_BOOT_SWAP_USING_SCRATCH=y$/m);
+			// the AES key size MCUboot decrypts with (boot/zephyr/Kconfig: choice BOOT_ENCRYPT_ALG, AES-128 unless
+			// CONFIG_BOOT_ENCRYPT_ALG_AES_256) is the one the agent holds images to
+			const encrypting = /^CONFIG_BOOT_ENCRYPT_IMAGE=y$/m.test(mcubootConf);
+			assert.equal(encrypting, config.installer === "mcuboot-encrypted", `${board}: MCUboot decrypts exactly when the installer is mcuboot-encrypted`);
+			if (encrypting) assert.equal(/^CONFIG_BOOT_ENCRYPT_ALG_AES_256=y$/m.test(mcubootConf) ? 256 : 128, config.aesKeyBits, `${board}: AES key size`);
+			assert.equal((layout.sealdrop as { aesKeyBits?: number }).aesKeyBits, config.aesKeyBits, `${board}: layout.json says the AES key size itself`);
 			const slot = part(layout, config.images![0].primary);
 			const sector = sectorsOf(board, slot.offset, slot.size)[0];
 			assert.ok(slot.size / sector <= config.maxImgSectors!, "BOOT_MAX_IMG_SECTORS covers a slot");

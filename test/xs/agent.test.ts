@@ -17,10 +17,11 @@ import { pemDer, pemPrivateScalar } from "./pem.js";
 
 const KEY_SLOT = 3; // not the default slot, so the board config's deviceKeySlot is exercised
 
-function board(installer: InstallerKind): BoardConfig {
+/** The sim board with `installer`; mcuboot-encrypted boards' MCUboot decrypts AES-`aesKeyBits` (128, its default, unless said). */
+function board(installer: InstallerKind, aesKeyBits?: 128 | 256): BoardConfig {
 	return {
 		name: "sim", installer, swap: "scratch", maxAlign: 8, images: [{ primary: "primary", secondary: "secondary" }],
-		scratch: "scratch", journal: "journal", storage: "storage", deviceKeySlot: KEY_SLOT,
+		scratch: "scratch", journal: "journal", storage: "storage", deviceKeySlot: KEY_SLOT, ...(aesKeyBits ? { aesKeyBits } : {}),
 	};
 }
 
@@ -61,10 +62,10 @@ async function importDeviceKey(kind: "p256" | "x25519", pemPath: string): Promis
 }
 
 /** A fresh device: the running image in primary, nothing else. */
-async function freshDevice(installer: InstallerKind): Promise<UpdateAgent> {
+async function freshDevice(installer: InstallerKind, aesKeyBits?: 128 | 256): Promise<UpdateAgent> {
 	wipe("secondary", "journal", "storage");
 	writePartition("primary", await readVector("imgtool/images/signed_ecdsa_p256.bin"));
-	return new UpdateAgent({ board: board(installer), trust: await trust() });
+	return new UpdateAgent({ board: board(installer, aesKeyBits), trust: await trust() });
 }
 
 /** Sends `image` following the agent's wanted offsets, `chunk` bytes at a time. */
@@ -80,12 +81,12 @@ function secondaryPending(): string {
 	return `${state.magic}/${state.imageOk}/${state.swapInfo ? state.swapInfo.swapType : "-"}`;
 }
 
-for (const [name, kind, keyPath] of [["enc_ec256_aes128", "p256", "imgtool/keys/enc-ec256.pem"], ["enc_x25519_aes256", "x25519", "imgtool/keys/enc-x25519.pem"]] as const) {
-	test(`agent: imgtool's ${name} installs as received (mcuboot-encrypted) in any chunking, then is pending for a test boot`, async () => {
+for (const [name, kind, keyPath, aesKeyBits] of [["enc_ec256_aes128", "p256", "imgtool/keys/enc-ec256.pem", 128], ["enc_x25519_aes256", "x25519", "imgtool/keys/enc-x25519.pem", 256]] as const) {
+	test(`agent: imgtool's ${name} installs as received (mcuboot-encrypted, MCUboot built for AES-${aesKeyBits}) in any chunking, then is pending for a test boot`, async () => {
 		await importDeviceKey(kind, keyPath);
 		const image = await readVector(`imgtool/images/${name}.bin`);
 		for (const chunk of [997, 4096, image.length]) {
-			const agent = await freshDevice("mcuboot-encrypted");
+			const agent = await freshDevice("mcuboot-encrypted", aesKeyBits);
 			send(agent, image, chunk);
 			const result = agent.finish();
 			equal(result.state, "pending-test");
@@ -130,8 +131,8 @@ test("agent: the offsets asked for are the header, then the TLVs, then the body;
 });
 
 /** Each refusal: its code, nothing pending, the running image untouched. */
-async function refused(label: string, code: ErrorCode, image: Uint8Array, installer: InstallerKind = "mcuboot-encrypted", prepare?: (agent: UpdateAgent) => void): Promise<void> {
-	const agent = await freshDevice(installer);
+async function refused(label: string, code: ErrorCode, image: Uint8Array, installer: InstallerKind = "mcuboot-encrypted", prepare?: (agent: UpdateAgent) => void, aesKeyBits?: 128 | 256): Promise<void> {
+	const agent = await freshDevice(installer, aesKeyBits);
 	prepare?.(agent);
 	const before = sha256(readPartition("primary", 0x60000));
 	let error: unknown;
@@ -160,9 +161,12 @@ test("agent: refusals leave the primary slot untouched and nothing pending", asy
 	const encX = await readVector("imgtool/images/enc_x25519_aes256.bin");
 	const plain = await readVector("imgtool/images/signed_ecdsa_p256.bin");
 	await importDeviceKey("p256", "imgtool/keys/enc-ec256.pem");
-	await refused("sealed for an X25519 key", "E_DEVICE_KEY", encX);
+	await refused("sealed for an X25519 key", "E_DEVICE_KEY", encX, "mcuboot-encrypted", undefined, 256);
+	await refused("an AES-128 image for an MCUboot built for AES-256", "E_UNSUPPORTED", encEc, "mcuboot-encrypted", undefined, 256);
+	await importDeviceKey("x25519", "imgtool/keys/enc-x25519.pem");
+	await refused("an AES-256 image for an MCUboot built for AES-128 (its default)", "E_UNSUPPORTED", encX);
 	await importDeviceKey("x25519", "imgtool/keys/enc-x25519-other.pem");
-	await refused("sealed for another device", "E_DEVICE_KEY", encX);
+	await refused("sealed for another device", "E_DEVICE_KEY", encX, "mcuboot-encrypted", undefined, 256);
 	await importDeviceKey("p256", "imgtool/keys/enc-ec256.pem");
 	await refused("tampered body", "E_HASH", flipped(encEc, 0x200 + 5000));
 	await refused("tampered header (version)", "E_HASH", flipped(encEc, 20));
