@@ -32,7 +32,7 @@ import { fail, fromHex, SealdropError, toHex } from "sealdrop/image";
 import { DeviceKeyRing, deviceKeyInfo, encodeDevicePublicKey, provision, rotateDeviceKey, type DeviceKeyInfo, type PublicKeyEncoding } from "sealdrop/keys";
 import { parseBoardConfig, UpdateAgent, type BoardConfig, type PendingMode, type TrustAnchor } from "sealdrop/update";
 import { SlotWriter } from "sealdrop/update/slot-writer";
-import { argv, exit, fileSize, gc, memory, readFile, readFileInto, writeFile } from "sealdrop/xs-host";
+import { argv, exit, fileSize, gc, memory, readFile, readFileInto, resetPeaks, writeFile } from "sealdrop/xs-host";
 import type { DeviceKeyKind } from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import { mcubootBoot } from "./mcuboot.js";
@@ -244,6 +244,9 @@ function run(configPath: string, command: string, args: string[]): unknown {
 }
 
 const [, configPath, command, ...args] = argv;
+// From here on the figures are the device's: this host loads and links its modules at run time
+// (deep in the stack), a board has them preloaded.
+resetPeaks();
 if (command === "serve") {
 	const device = loadDevice(configPath);
 	serveSmpOnUart(openAgent(device), device.board, device.trust);
@@ -266,7 +269,7 @@ if (command === "serve") {
 } else if (command === "pull") {
 	await pullOverUart(openAgent(loadDevice(configPath), true), args);
 } else try {
-	print({ ...(run(configPath, command, args) as object), flashOperations: Flash.operations });
+	print({ ...(run(configPath, command, args) as object), flashOperations: Flash.operations, stackPeak: memory().stackPeak });
 	exit(0);
 } catch (e) {
 	if (!(e instanceof SealdropError)) throw e;

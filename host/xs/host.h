@@ -10,6 +10,7 @@ typedef struct {
 	size_t slotsCurrent, slotsPeak;   /* bytes of slots in use */
 	size_t slotSize;
 	size_t stackSlots; /* JS stack slots in use by the caller's frames (excluding the host call's own) */
+	size_t stackPeak;  /* the deepest the JS stack went since start or the last reset, in a board's slots */
 } HostMemory;
 
 /* platform.c */
@@ -20,6 +21,7 @@ int hostLoadModuleMap(const char* file);
 void hostMemory(xsMachine* the, HostMemory* memory);
 void hostResetPeaks(xsMachine* the);
 int hostLimitStack(xsMachine* the, int deviceSlots); /* -1 when the machine's stack is too small */
+size_t hostStackPeak(xsMachine* the);
 void hostRestoreStack(xsMachine* the);
 void hostRunPromiseJobs(xsMachine* the);
 void hostCheckRejections(xsMachine* the);

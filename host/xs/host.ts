@@ -12,6 +12,11 @@ export interface XsMemory {
 	slotSize: number;
 	/** JS stack slots held by the calling frames: flat across iterations of a loop, or something leaks them. */
 	stackSlots: number;
+	/**
+	 * The deepest the JS stack went since start or resetPeaks(), in a board's terms: the slots of
+	 * manifest.json's creation.stack a board would have used (the host's own intrinsics left out).
+	 */
+	stackPeak: number;
 }
 
 /** The entry module's path followed by its arguments. */

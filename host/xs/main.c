@@ -328,6 +328,7 @@ void xs_host_memory(xsMachine* the)
 	xsSet(xsResult, xsID("slotsPeak"), xsNumber((double)m.slotsPeak));
 	xsSet(xsResult, xsID("slotSize"), xsNumber((double)m.slotSize));
 	xsSet(xsResult, xsID("stackSlots"), xsNumber((double)m.stackSlots));
+	xsSet(xsResult, xsID("stackPeak"), xsNumber((double)m.stackPeak));
 }
 
 void xs_host_resetPeaks(xsMachine* the)

@@ -311,6 +311,7 @@ void hostMemory(txMachine* the, HostMemory* memory)
 	memory->slotsPeak = (size_t)the->peakHeapCount * sizeof(txSlot);
 	memory->slotSize = sizeof(txSlot);
 	memory->stackSlots = (size_t)(the->stackTop - the->frame);
+	memory->stackPeak = hostStackPeak(the);
 }
 
 /* A board's machine is a clone of the preloaded one (fxCloneMachine, xsAPI.c): its stack holds
@@ -320,14 +321,56 @@ void hostMemory(txMachine* the, HostMemory* memory)
    machine is created with room to spare and its stack bottom is then raised to leave `deviceSlots`
    minus a clone's own entries free, exactly. The allocation's real bottom is kept for freeing. */
 static txSlot* gAllocatedStackBottom = NULL;
+/* Slots this host holds on its stack beyond what a board's clone holds when JS starts. */
+static size_t gHostStackOffset = 0;
+
+#define STACK_PAINT 0xa5
+
+/* The stack's high-water mark, by painting: every free slot is filled with a pattern, and the
+   lowest frame slot no longer holding it is as deep as the stack went since. */
+static void paintStack(txMachine* the)
+{
+	c_memset(the->stackBottom, STACK_PAINT, (size_t)((char*)the->stack - (char*)the->stackBottom));
+}
+
+static int isPainted(const txSlot* slot)
+{
+	const unsigned char* byte = (const unsigned char*)slot;
+	for (size_t i = 0; i < sizeof(txSlot); i++)
+		if (byte[i] != STACK_PAINT)
+			return 0;
+	return 1;
+}
+
+size_t hostStackPeak(txMachine* the)
+{
+	/* Frames grow down from the top; XS's number conversions and regular expressions borrow the
+	   free stack from the bottom up as scratch (xsdtoa.c, xsre.c). The deepest frame is where,
+	   going down from the current stack, the first run of untouched slots starts. */
+	enum { RUN = 8 };
+	txSlot* lowest = the->stack;
+	int painted = 0;
+	for (txSlot* slot = the->stack - 1; slot >= the->stackBottom; slot--) {
+		if (!isPainted(slot)) {
+			painted = 0;
+			lowest = slot;
+		}
+		else if (++painted == RUN)
+			break;
+	}
+	return (size_t)(the->stackTop - lowest) - gHostStackOffset;
+}
 
 int hostLimitStack(txMachine* the, int deviceSlots)
 {
-	txSlot* bottom = the->stack - (deviceSlots - (mxInstanceInspectorsStackIndex + 1));
+	size_t cloneEntries = mxInstanceInspectorsStackIndex + 1;
+	txSlot* bottom = the->stack - (deviceSlots - cloneEntries);
 	if (bottom < the->stackBottom)
 		return -1;
 	gAllocatedStackBottom = the->stackBottom;
+	gHostStackOffset = (size_t)(the->stackTop - the->stack) - cloneEntries;
 	the->stackBottom = bottom;
+	paintStack(the);
 	return 0;
 }
 
@@ -342,6 +385,7 @@ void hostResetPeaks(txMachine* the)
 {
 	the->peakChunksSize = the->currentChunksSize;
 	the->peakHeapCount = the->currentHeapCount;
+	paintStack(the);
 }
 
 const char* hostXsVersion(void)
