@@ -11,6 +11,9 @@ import { fail, SealdropError, type ErrorCode } from "sealdrop/image";
 import type { ParsedArgs } from "./args.js";
 import type { HttpBridgeHost } from "../sim/http-bridge.js";
 
+/** The XS host's exit status when SEALDROP_FLASH_CUT cuts the power (native/lin/flash-lin.c). */
+export const POWER_CUT_EXIT = 99;
+
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const xsHost = path.join(root, "build", "xs", "release", "sealdrop-xs");
 const deviceProgram = path.join(root, "build", "js", "host", "sim", "device.js");
@@ -71,6 +74,8 @@ export function runDevice(dir: string, command: string[], onProgress?: (p: { pha
 			}
 			const error = out?.error as { code: ErrorCode; message: string } | undefined;
 			if (error) reject(new SealdropError(error.code, error.message));
+			// a simulated power cut is the device's flash failing, not ours: run the command again to resume
+			else if (status === POWER_CUT_EXIT) reject(new SealdropError("E_FLASH", `${stderr.trim().split("\n").pop()?.replace(/^sealdrop-xs: /, "") ?? "power cut"}: the device stopped; run the command again to resume`));
 			else if (status !== 0 || !out) reject(new Error(`the simulated device stopped (exit ${status}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`));
 			else resolve(out);
 		});

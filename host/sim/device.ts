@@ -18,7 +18,7 @@
  *   install PATH [--chunk N] [--session-id HEX] [--image N] [--pending none|test|permanent]
  *   state | confirm [N] | mark-pending [--image N] [--permanent]
  *   factory PATH [IMAGE]      programs a first image as a factory would (image IMAGE's primary slot, or ota_0)
- *   device-key import KIND HEX | public [ENCODING] | rotate REQUEST-FILE
+ *   device-key import KIND HEX-FILE | public [ENCODING] | rotate REQUEST-FILE
  *                             factory injection (then locked) | the production interface's report and export | a key rotation
  *   pull URL [--image N] [--pending M] [--retries N] [--timeout MS] [--stall-timeout MS] [--backoff MS] [--deadline S]
  *                             downloads and installs over HTTP through the bridge on the console UART (./device-pull.ts)
@@ -204,9 +204,12 @@ function factory(device: Device, path: string, image: number): unknown {
  * locks it (instead of the first boot making one), `public` reports the locked key.
  */
 function deviceKey(device: Device, args: string[]): unknown {
-	const [action, kind, hex] = args;
+	const [action, kind, keyFile] = args;
 	if (action === "import") {
-		const { info, created } = provision({ partition: keysPartition(device), mode: "import", kind: kind as DeviceKeyKind, privateKey: fromHex(hex), slot: device.board.deviceKeySlot ?? 0 });
+		// the key's hex in a file (the CLI's handover in the private state folder), never an argument
+		const privateKey = fromHex(text(hostFile(keyFile, () => readFile(keyFile))).trim());
+		const { info, created } = provision({ partition: keysPartition(device), mode: "import", kind: kind as DeviceKeyKind, privateKey, slot: device.board.deviceKeySlot ?? 0 });
+		privateKey.fill(0);
 		if (!created) throw new SealdropError("E_STATE", "the device key is already provisioned and locked: an import cannot replace it");
 		return keyInfoJson(info);
 	}

@@ -9,7 +9,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import dgram from "node:dgram";
 import { fail } from "sealdrop/image";
 import { FORMAT, type CommandSpec } from "../cli/args.js";
-import { deviceDir, deviceProcess, runDevice } from "../cli/sim-device.js";
+import { deviceDir, deviceProcess, POWER_CUT_EXIT, runDevice } from "../cli/sim-device.js";
 import { encodeSerialFrame, SERIAL_FRAME_OVERHEAD, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { decodeSmpHeader, encodeSmpPacket, SMP_HEADER_SIZE, SmpGroupId, SmpOp } from "../../modules/transport/smp/header.js";
@@ -18,9 +18,8 @@ import { ReplyRoutes } from "./reply-routes.js";
 import { openPty } from "./pty.js";
 import { MAX_BUF_SIZE, parseBufSize, SIM_BUF_SIZE } from "./buf-size.js";
 
-/** host/smp/device-serve.ts RESET_EXIT; 99 is the XS host's power cut (SEALDROP_FLASH_CUT). */
+/** host/smp/device-serve.ts RESET_EXIT. */
 const RESET_EXIT = 3;
-const POWER_CUT_EXIT = 99;
 
 /** The device's console UART, kept up across resets: bytes in, bytes out. */
 export class SimUart {

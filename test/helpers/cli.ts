@@ -41,12 +41,12 @@ function withoutDebug(): NodeJS.ProcessEnv {
 }
 
 /** Runs `node bin/sealdrop.js ...args` from the repository root. */
-export function runCli(args: readonly string[], options: { cwd?: string; input?: string } = {}): CliResult {
+export function runCli(args: readonly string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
 	const r = spawnSync(process.execPath, [path.join(repoRoot, "bin", "sealdrop.js"), ...args], {
 		cwd: options.cwd ?? repoRoot,
 		input: options.input,
 		encoding: "utf8",
-		env: withoutDebug(),
+		env: { ...withoutDebug(), ...options.env },
 		timeout: 60_000,
 	});
 	if (r.error) throw r.error;

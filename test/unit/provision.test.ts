@@ -64,6 +64,14 @@ test("--key-type x25519 makes an X25519 key; the device's export equals getpub o
 	for (const e of ["raw", "lang-c", "lang-rust"]) assert.equal(cli("sim", "pubkey", "--dir", dir, "-e", e), cli("getpub", "-k", `${dir}.pub.pem`, "-e", e), e);
 });
 
+/** The device program takes an imported key's hex in a file (the CLI's handover), never as an argument. */
+let keyFiles = 0;
+function keyHexFile(hex: string): string {
+	const file = tmp.file(`import-${keyFiles++}.hex`);
+	fs.writeFileSync(file, hex, { mode: 0o600 });
+	return file;
+}
+
 for (const [name, key] of [["P-256", "keys/enc-ec256.pem"], ["X25519", "keys/enc-x25519.pem"]] as const) {
 	test(`factory import of imgtool's ${name} key: locked, exported byte for byte as imgtool getpub prints it`, () => {
 		const dir = initDevice("--import-key", vec(key));
@@ -77,7 +85,7 @@ for (const [name, key] of [["P-256", "keys/enc-ec256.pem"], ["X25519", "keys/enc
 		}
 		// locked: another import is refused and the key stays
 		const again = new Device(tmp.file(dir));
-		return again.run(["device-key", "import", "p256", "11".repeat(32)]).then((r) => {
+		return again.run(["device-key", "import", "p256", keyHexFile("11".repeat(32))]).then((r) => {
 			assert.equal(r.status, 1);
 			assert.equal((r.out.error as { code: string }).code, "E_STATE");
 			assert.equal((JSON.parse(cli("sim", "pubkey", "--dir", dir, "-f", "json")) as KeyReport).fingerprint, info.fingerprint);
@@ -92,7 +100,7 @@ test("a weak or malformed imported key is refused (E_KEY_FORMAT) and nothing is 
 	fs.mkdirSync(tmp.file(path.join(dir, "state")));
 	fs.rmSync(tmp.file(path.join(dir, "flash.bin")));
 	for (const [kind, hex] of [["p256", "01".repeat(32)], ["p256", "ff".repeat(32)], ["p256", "00".repeat(31)], ["x25519", "00".repeat(32)]]) {
-		const r = await device.run(["device-key", "import", kind, hex]);
+		const r = await device.run(["device-key", "import", kind, keyHexFile(hex)]);
 		assert.equal(r.status, 1, `${kind} ${hex}`);
 		assert.equal((r.out.error as { code: string }).code, "E_KEY_FORMAT", `${kind} ${hex}: ${JSON.stringify(r.out)}`);
 		assert.deepEqual(storedKeys(dir), []);

@@ -249,6 +249,14 @@ describe("sealdrop sim, end to end on XS", () => {
 		}
 	});
 
+	test("sim init with a factory image the bootloader refuses (a signer the device does not trust) says why, with its code", () => {
+		cli("keygen", "-k", "stranger.pem", "-t", "ecdsa-p256");
+		const factory = signedFactory("stranger.pem");
+		const r = runCli(["sim", "init", "--dir", fresh("dev"), "--trust", "sign.pem", "--factory-image", factory], { cwd: tmp.dir });
+		expectFailure(r, "E_NO_IMAGE", CODE_EXIT.E_NO_IMAGE);
+		assert.match(r.stderr, /the factory image does not boot: .*signed by a key this device does not trust/);
+	});
+
 	test("a sealed image for another device is refused and nothing changes", () => {
 		const c = cases[0];
 		const { dir, old } = setUp(c);

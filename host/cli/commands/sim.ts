@@ -140,8 +140,15 @@ const init: CommandSpec = {
 
 		// the factory injects a key (then locked) when asked; otherwise the device makes its own at first boot
 		if (imported) {
-			const d = Buffer.from(imported.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex");
-			await runDevice(dir, ["device-key", "import", imported.kind === "x25519" ? "x25519" : "p256", d]);
+			// handed over in a file of the device's private state folder, not on the command line,
+			// where any local user could read it (ps) while the device program runs
+			const handover = path.join(dir, "state", "import-key.hex");
+			fs.writeFileSync(handover, Buffer.from(imported.privateKey!.export({ format: "jwk" }).d!, "base64url").toString("hex"), { mode: 0o600 });
+			try {
+				await runDevice(dir, ["device-key", "import", imported.kind === "x25519" ? "x25519" : "p256", handover]);
+			} finally {
+				fs.rmSync(handover, { force: true });
+			}
 		}
 		for (const [image, file] of factoryImages.entries()) await runDevice(dir, ["factory", file, String(image)]);
 		const booted = await runDevice(dir, factoryImages.length ? ["boot"] : ["first-boot"]);
