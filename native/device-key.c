@@ -102,7 +102,7 @@ void xs_devicekey_generate(xsMachine* the)
 	int kind = parseKind(the, &xsArg(0));
 	psa_key_id_t id = keyId(the, 1);
 	if (storedKind(id))
-		xsUnknownError("a device key already exists in this slot");
+		sealdropThrowCode(the, "E_STATE", "a device key already exists in this slot");
 	uint8_t scalar[32];
 	psa_status_t status = PSA_ERROR_INVALID_ARGUMENT;
 	/* A P-256 scalar must lie in [1, n-1]: PSA refuses the rest (probability ~2^-32), so draw again. */
@@ -110,7 +110,7 @@ void xs_devicekey_generate(xsMachine* the)
 		const char* why = NULL;
 		if (sealdropEntropyFill(scalar, sizeof(scalar), &why)) {
 			sealdropZeroize(scalar, sizeof(scalar));
-			xsUnknownError("entropy source failed its health check: %s", why ? why : "unknown");
+			sealdropThrowCode(the, "E_ENTROPY", "entropy source failed its health check: %s", why ? why : "unknown");
 		}
 		status = importPrivate(id, kind, scalar, sizeof(scalar));
 	}
@@ -126,20 +126,20 @@ void xs_devicekey_import(xsMachine* the)
 	int kind = parseKind(the, &xsArg(0));
 	psa_key_id_t id = keyId(the, 2);
 	if (storedKind(id))
-		xsUnknownError("a device key already exists in this slot");
+		sealdropThrowCode(the, "E_STATE", "a device key already exists in this slot");
 	const uint8_t* scalar;
 	size_t size;
 	sealdropGetBytes(the, &xsArg(1), &scalar, &size);
 	if (size != 32)
-		xsRangeError("a %s private key is 32 bytes", kind == KIND_P256 ? "P-256" : "X25519");
+		sealdropThrowCode(the, "E_KEY_FORMAT", "a %s private key is 32 bytes", kind == KIND_P256 ? "P-256" : "X25519");
 	size_t same = 1;
 	while (same < size && scalar[same] == scalar[0])
 		same++;
 	if (same == size)
-		xsRangeError("weak private key (all bytes equal)");
+		sealdropThrowCode(the, "E_KEY_FORMAT", "weak private key (all bytes equal)");
 	psa_status_t status = importPrivate(id, kind, scalar, size);
 	if (PSA_ERROR_INVALID_ARGUMENT == status)
-		xsRangeError("malformed private key (not a valid %s scalar)", kind == KIND_P256 ? "P-256" : "X25519");
+		sealdropThrowCode(the, "E_KEY_FORMAT", "malformed private key (not a valid %s scalar)", kind == KIND_P256 ? "P-256" : "X25519");
 	if (PSA_SUCCESS != status)
 		sealdropPsaThrow(the, "device key import", status);
 }
@@ -151,12 +151,12 @@ void xs_devicekey(xsMachine* the)
 	psa_key_id_t id = keyId(the, 0);
 	int kind = storedKind(id);
 	if (kind == 0)
-		xsUnknownError("no device key in this slot");
+		sealdropThrowCode(the, "E_DEVICE_KEY", "no device key in this slot");
 	if (kind < 0)
-		xsUnknownError("the key in this slot is not a device key");
+		sealdropThrowCode(the, "E_KEY_STORE", "the key in this slot is not a device key");
 	xsDeviceKey key = c_calloc(1, sizeof(xsDeviceKeyRecord));
 	if (!key)
-		xsUnknownError("no memory");
+		sealdropThrowCode(the, "E_KEY_STORE", "no memory");
 	key->id = id;
 	key->kind = kind;
 	xsmcSetHostData(xsThis, key);
@@ -218,7 +218,7 @@ void xs_devicekey_unwrap(xsMachine* the)
 	if (!kind)
 		xsTypeError("kind must be \"ec256\" or \"x25519\"");
 	if (kind != key->kind)
-		xsUnknownError("ENC_%s TLV, but the device key is %s", kind == KIND_P256 ? "EC256" : "X25519", key->kind == KIND_P256 ? "P-256" : "X25519");
+		sealdropThrowCode(the, "E_DEVICE_KEY", "ENC_%s TLV, but the device key is %s", kind == KIND_P256 ? "EC256" : "X25519", key->kind == KIND_P256 ? "P-256" : "X25519");
 	int bits = xsmcToInteger(xsArg(2));
 	if (bits != 128 && bits != 256)
 		xsRangeError("keyBits must be 128 or 256");
@@ -228,7 +228,7 @@ void xs_devicekey_unwrap(xsMachine* the)
 	size_t tlvLength;
 	sealdropGetBytes(the, &xsArg(0), &tlv, &tlvLength);
 	if (tlvLength != pointLength + 32 + keyLength)
-		xsRangeError("ENC TLV is %u bytes, expected %u", (unsigned)tlvLength, (unsigned)(pointLength + 32 + keyLength));
+		sealdropThrowCode(the, "E_ENC_TLV", "ENC TLV is %u bytes, expected %u", (unsigned)tlvLength, (unsigned)(pointLength + 32 + keyLength));
 	/* copy: the TLV may move if anything below allocated in the XS heap (nothing does, but PSA
 	   must not depend on it) */
 	uint8_t encTlv[65 + 32 + 32];
@@ -287,11 +287,13 @@ void xs_devicekey_unwrap(xsMachine* the)
 	if (macKey)
 		psa_destroy_key(macKey);
 	if (PSA_ERROR_INVALID_SIGNATURE == status)
-		xsUnknownError("ENC TLV does not open with this device key (tag mismatch: another device's image, or altered)");
+		sealdropThrowCode(the, "E_DEVICE_KEY", "ENC TLV does not open with this device key (tag mismatch: another device's image, or altered)");
 	if (PSA_SUCCESS != status) {
 		if (PSA_ERROR_INVALID_ARGUMENT == status && !c_strcmp(step, "key agreement"))
-			xsUnknownError("ENC TLV's ephemeral public key is not a valid point");
-		xsUnknownError("unwrap (%s): %s (%d)", step, sealdropPsaStatusName(status), (int)status);
+			sealdropThrowCode(the, "E_ENC_TLV", "ENC TLV's ephemeral public key is not a valid point");
+		char what[32];
+		c_snprintf(what, sizeof(what), "unwrap (%s)", step);
+		sealdropPsaThrow(the, what, status);
 	}
 	sealdropAesCtrAdopt(the, &xsArg(3), imageKey);
 }
@@ -311,7 +313,7 @@ void xs_devicekey_prove(xsMachine* the)
 	size_t peerLength;
 	sealdropGetBytes(the, &xsArg(0), &peer, &peerLength);
 	if (peerLength != pointLength)
-		xsRangeError("the peer's public key is %u bytes, expected %u", (unsigned)peerLength, (unsigned)pointLength);
+		sealdropThrowCode(the, "E_ROTATION", "the peer's public key is %u bytes, expected %u", (unsigned)peerLength, (unsigned)pointLength);
 	uint8_t point[65];
 	c_memcpy(point, peer, peerLength);
 	const uint8_t* message;
@@ -319,7 +321,7 @@ void xs_devicekey_prove(xsMachine* the)
 	sealdropGetBytes(the, &xsArg(1), &message, &messageLength);
 	uint8_t* copy = c_malloc(messageLength ? messageLength : 1);
 	if (!copy)
-		xsUnknownError("out of memory");
+		sealdropThrowCode(the, "E_KEY_STORE", "out of memory");
 	c_memcpy(copy, message, messageLength);
 
 	uint8_t mac[32];
@@ -341,7 +343,7 @@ void xs_devicekey_prove(xsMachine* the)
 	c_free(copy);
 	if (PSA_SUCCESS != status) {
 		if (PSA_ERROR_INVALID_ARGUMENT == status)
-			xsUnknownError("the peer's public key is not a valid point");
+			sealdropThrowCode(the, "E_ROTATION", "the peer's public key is not a valid point");
 		sealdropPsaThrow(the, "device key prove", status);
 	}
 	xsmcSetArrayBuffer(xsResult, mac, macLength);

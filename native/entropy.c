@@ -170,6 +170,6 @@ void xs_entropy_fill(xsMachine* the)
 	sealdropGetWritableBytes(the, &xsArg(0), &data, &size);
 	/* nothing below allocates in the XS heap: `data` stays valid */
 	if (sealdropEntropyFill(data, size, &why))
-		xsUnknownError("entropy: %s", why);
+		sealdropThrowCode(the, "E_ENTROPY", "entropy: %s", why);
 	xsResult = xsArg(0);
 }

@@ -42,9 +42,14 @@ static void fail(xsMachine* the, int result, const char* what)
 {
 	char message[640];
 	c_snprintf(message, sizeof(message), "flash.%s: %s", what, sealdropFlashAreaError());
-	xsmcVars(1);
+	xsmcVars(2);
 	xsVar(0) = xsString(message);
 	xsVar(0) = xsNew1(xsGlobal, kSealdropFlashInvalid == result ? xsID("RangeError") : xsID("Error"), xsVar(0));
+	/* the flash failing (not a call that was wrong): E_FLASH, as SealdropError's code */
+	if (kSealdropFlashInvalid != result) {
+		xsVar(1) = xsString("E_FLASH");
+		xsmcSet(xsVar(0), xsID("code"), xsVar(1));
+	}
 	xsThrow(xsVar(0));
 }
 

@@ -1,5 +1,6 @@
 /* Helpers shared by the native modules: PSA start-up, errors, buffers, zeroization. */
 #include "sealdrop-native.h"
+#include <stdarg.h>
 
 void sealdropPsaInit(xsMachine* the)
 {
@@ -39,9 +40,35 @@ const char* sealdropPsaStatusName(psa_status_t status)
 	}
 }
 
+void sealdropThrowCode(xsMachine* the, const char* code, const char* format, ...)
+{
+	char message[160];
+	va_list arguments;
+	va_start(arguments, format);
+	c_vsnprintf(message, sizeof(message), format, arguments);
+	va_end(arguments);
+	xsmcVars(2);
+	xsVar(0) = xsString(message);
+	xsVar(0) = xsNew1(xsGlobal, xsID("Error"), xsVar(0));
+	xsVar(1) = xsString(code);
+	xsmcSet(xsVar(0), xsID("code"), xsVar(1));
+	xsThrow(xsVar(0));
+}
+
+/* What a PSA status means for the caller: the entropy source, the key store, or a key that does
+   not fit (a tag mismatch is the expected refusal of another device's image). */
+static const char* psaCode(psa_status_t status)
+{
+	switch (status) {
+	case PSA_ERROR_INSUFFICIENT_ENTROPY: return "E_ENTROPY";
+	case PSA_ERROR_INVALID_SIGNATURE: return "E_DEVICE_KEY";
+	default: return "E_KEY_STORE";
+	}
+}
+
 void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status)
 {
-	xsUnknownError("%s: %s (%d)", what, sealdropPsaStatusName(status), (int)status);
+	sealdropThrowCode(the, psaCode(status), "%s: %s (%d)", what, sealdropPsaStatusName(status), (int)status);
 }
 
 void sealdropZeroize(void* data, size_t size)

@@ -31,7 +31,12 @@
 /* psa_crypto_init() once; throws if the platform's crypto cannot start. */
 void sealdropPsaInit(xsMachine* the);
 
-/* Throws an Error naming the operation and PSA's status ("unwrap: PSA_ERROR_INVALID_SIGNATURE"). */
+/* Throws an Error whose `code` property is one of SealdropError's codes (modules/image/errors.ts):
+   JavaScript tells failures apart by it, never by the message. */
+void sealdropThrowCode(xsMachine* the, const char* code, const char* format, ...) XS_FUNCTION_NORETURN;
+
+/* Throws an Error naming the operation and PSA's status ("unwrap: PSA_ERROR_INVALID_SIGNATURE"),
+   coded by the status: E_ENTROPY, E_DEVICE_KEY (a MAC that does not check), else E_KEY_STORE. */
 void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status) XS_FUNCTION_NORETURN;
 
 /* Name of a PSA status code, for messages. */

@@ -60,3 +60,19 @@ export class SealdropError extends Error {
 export function fail(code: ErrorCode, message: string): never {
 	throw new SealdropError(code, message);
 }
+
+/**
+ * The code of an error: a SealdropError's, or the one a native module set on the Error it threw
+ * (native/native-common.c sealdropThrowCode). Failures are told apart by it, never by text.
+ */
+export function errorCode(e: unknown): ErrorCode | undefined {
+	if (e instanceof SealdropError) return e.code;
+	const code = (e as { code?: unknown } | null | undefined)?.code;
+	return typeof code === "string" && /^E_[A-Z_]+$/.test(code) ? code as ErrorCode : undefined;
+}
+
+/** An error from a native module as a SealdropError: its own code (else `fallback`), `context` before its message. */
+export function nativeError(e: unknown, fallback: ErrorCode, context: string): SealdropError {
+	if (e instanceof SealdropError) return e;
+	return new SealdropError(errorCode(e) ?? fallback, `${context}: ${(e as Error | undefined)?.message ?? String(e)}`);
+}

@@ -16,7 +16,7 @@
  */
 import DeviceKey from "sealdrop/native/device-key";
 import { fill as fillEntropy } from "sealdrop/native/entropy";
-import { equalBytes, fail, SealdropError } from "sealdrop/image";
+import { equalBytes, fail, nativeError } from "sealdrop/image";
 import { sha256 } from "sealdrop/update";
 import { spkiDer, type DeviceKeyKind } from "./encoding.js";
 import { KeyStore, type Lock, type ProvisionMode } from "./store.js";
@@ -128,8 +128,7 @@ function importKey(kind: DeviceKeyKind, privateKey: Uint8Array, slot: number): v
 	try {
 		DeviceKey.import(kind, privateKey, { slot }).close();
 	} catch (e) {
-		if (e instanceof SealdropError) throw e;
-		fail("E_KEY_FORMAT", `the imported ${kind} key is refused: ${(e as Error).message}`);
+		throw nativeError(e, "E_KEY_STORE", `the imported ${kind} key is refused`);
 	}
 }
 
@@ -144,8 +143,7 @@ export function generateKey(kind: DeviceKeyKind, slot: number): void {
 	try {
 		DeviceKey.generate(kind, { slot }).close();
 	} catch (e) {
-		const message = (e as Error).message;
-		fail(message.includes("entropy") ? "E_ENTROPY" : "E_KEY_STORE", `no device key made: ${message}`);
+		throw nativeError(e, "E_KEY_STORE", "no device key made");
 	}
 }
 

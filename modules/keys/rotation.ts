@@ -129,6 +129,10 @@ export class DeviceKeyRing implements DeviceKeys {
 		});
 	}
 
+	lastRotation(): number {
+		return this.#with((store) => store.lock?.rotationCounter ?? 0);
+	}
+
 	#with<T>(use: (store: KeyStore) => T): T {
 		const store = new KeyStore(this.#partition);
 		try {

@@ -33,8 +33,8 @@ import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import Sha256 from "sealdrop/native/sha256";
 import {
-	aesKeyBits, compareVersions, dependencies, equalBytes, fail, findEncTlv, findHashTlv, formatVersion, fromHex, ImageFlag,
-	ImageStreamParser, IMAGE_HEADER_SIZE, parseHeader, parseTlvArea, SealdropError, securityCounter, swapTypeFor,
+	aesKeyBits, compareVersions, dependencies, equalBytes, errorCode, fail, findEncTlv, findHashTlv, formatVersion, fromHex, ImageFlag,
+	ImageStreamParser, IMAGE_HEADER_SIZE, nativeError, parseHeader, parseTlvArea, SealdropError, securityCounter, swapTypeFor,
 	SwapType, TlvType, toHex, type ErrorCode, type ImageHeader, type ImageLayout, type Tlv,
 } from "sealdrop/image";
 import type { BoardConfig } from "./board.js";
@@ -80,6 +80,8 @@ export interface DeviceKeys {
 	installed(slot: number, identity: Uint8Array): void;
 	/** The running image whose hash is `identity` was confirmed. */
 	confirmed(identity: Uint8Array): void;
+	/** The counter of the rotation that retired this device's earlier key, 0 if it never rotated. */
+	lastRotation?(): number;
 }
 
 export interface Progress {
@@ -184,7 +186,11 @@ interface Session {
 	journaled?: boolean;
 	/** esp-idf: the OTA app partition written, and the app image check (once the header is in). */
 	esp?: { partition: number; check?: EspAppImageCheck };
-	inner?: { parser: ImageStreamParser; hash: Sha256; layout: Partial<ImageLayout> & { protectedTlvs: Tlv[]; unprotectedTlvs: Tlv[] }; end: number; protectedBytes: Uint8Array[] };
+	inner?: {
+		parser: ImageStreamParser; hash: Sha256; layout: Partial<ImageLayout> & { protectedTlvs: Tlv[]; unprotectedTlvs: Tlv[] }; end: number; protectedBytes: Uint8Array[];
+		/** The payload does not start as an image: reported once the outer hash says whether the key or the release is at fault. */
+		notAnImage?: SealdropError;
+	};
 }
 
 /** How an update ended, for status() once it is over. */
@@ -218,7 +224,8 @@ function espPendingState(otadata: OtaData): UpdateState | undefined {
 	return state === OtaImgState.NEW ? "pending-test" : state === OtaImgState.VALID ? "pending-permanent" : undefined;
 }
 
-const asError = (e: unknown): SealdropError => e instanceof SealdropError ? e : new SealdropError("E_FLASH", `flash or crypto operation failed: ${(e as Error)?.message ?? e}`);
+/** A failure as the agent reports it: its own code, or a native module's (E_KEY_STORE, E_ENTROPY...), else E_FLASH. */
+const asError = (e: unknown): SealdropError => nativeError(e, "E_FLASH", "flash or crypto operation failed");
 
 export class UpdateAgent {
 	readonly #board: BoardConfig;
@@ -807,15 +814,22 @@ export class UpdateAgent {
 				kinds.push(key.kind);
 				if ((key.kind === "p256") !== (kind === "ec256")) continue;
 				return { cipher: key.unwrap(enc.value, kind, keyBits), slot };
-			} catch {
-				// not sealed for this key: the next one, if any
+			} catch (e) {
+				// not sealed for this key (its tag does not check): the next one, if any; anything else
+				// (a malformed TLV, a key store that fails) is reported as what it is
+				if (errorCode(e) !== "E_DEVICE_KEY") throw nativeError(e, "E_KEY_STORE", "the device key");
 			} finally {
 				key.close();
 			}
 		}
 		if (!kinds.length) fail("E_DEVICE_KEY", "this device has no device key yet");
 		if (!kinds.includes(kind === "ec256" ? "p256" : "x25519")) fail("E_DEVICE_KEY", `the image was sealed for a${kind === "ec256" ? " P-256" : "n X25519"} key; this device's key is ${kinds[0] === "p256" ? "P-256" : "X25519"}`);
-		fail("E_DEVICE_KEY", "the image was sealed for another device (its ENC TLV does not open with this device's key)");
+		// after a rotation the retired key is destroyed, so no key here can tell its images from
+		// another device's: the message says both
+		const rotation = this.#deviceKeys?.lastRotation?.() ?? 0;
+		fail("E_DEVICE_KEY", rotation
+			? `the image's ENC TLV does not open with this device's key: sealed for the key this device retired at rotation ${rotation} (seal it again for the current key), or for another device`
+			: "the image was sealed for another device (its ENC TLV does not open with this device's key)");
 	}
 
 	#writer(s: Session, startBlock: number): SlotWriter {
@@ -869,8 +883,14 @@ export class UpdateAgent {
 		try {
 			events = inner.parser.push(plain);
 		} catch (e) {
-			if (start < IMAGE_HEADER_SIZE && e instanceof SealdropError && e.code === "E_BAD_MAGIC")
-				fail("E_UNSUPPORTED", `board ${this.#board.name}'s mcuboot installer writes the signed image a sealed release wraps (sealdrop wrap); this sealed image's payload is not one`);
+			if (start < IMAGE_HEADER_SIZE && e instanceof SealdropError && e.code === "E_BAD_MAGIC") {
+				// Either the release wraps no image, or the ENC TLV's key is not the one the body was
+				// encrypted with (an ENC TLV from another sealing): decrypted, both look like this. The
+				// outer hash tells them apart at the end, so the rest is hashed and nothing written.
+				inner.notAnImage = new SealdropError("E_UNSUPPORTED", `board ${this.#board.name}'s mcuboot installer writes the signed image a sealed release wraps (sealdrop wrap); this sealed image's payload is not one`);
+				inner.end = start;
+				return;
+			}
 			throw e;
 		}
 		for (const event of events) {
@@ -899,7 +919,11 @@ export class UpdateAgent {
 		s.hash.update(s.tlvArea!.subarray(0, header.protectTlvSize));
 		const digest = new Uint8Array(s.hash.digest());
 		const expected = findHashTlv(layout).tlv.value;
-		if (!equalBytes(digest, expected)) fail("E_HASH", "the image hash does not match: the image was altered, or sealed for this device with another release's key");
+		if (!equalBytes(digest, expected))
+			fail("E_HASH", s.cipher
+				? "the image hash does not match after decryption: the body was altered, or the ENC TLV's key is not the one it was encrypted with (an ENC TLV from another sealing)"
+				: "the image hash does not match: the image was altered");
+		if (s.inner?.notAnImage) throw s.inner.notAnImage;
 		checkSignature(layout.unprotectedTlvs, digest, this.#trust);
 
 		if (s.mode === "esp-app") {

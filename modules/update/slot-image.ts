@@ -8,7 +8,7 @@ import type AesCtr from "sealdrop/native/aes-ctr";
 import Flash from "sealdrop/native/flash";
 import Sha256 from "sealdrop/native/sha256";
 import {
-	fail, findHashTlv, formatVersion, IMAGE_HEADER_SIZE, IMAGE_MAGIC, parseHeader, parseTlvArea, securityCounter, TLV_INFO_MAGIC,
+	errorCode, fail, findHashTlv, formatVersion, IMAGE_HEADER_SIZE, IMAGE_MAGIC, parseHeader, parseTlvArea, securityCounter, TLV_INFO_MAGIC,
 	TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC, toHex, u16, u32, type ImageHeader, type ImageLayout,
 } from "sealdrop/image";
 
@@ -87,7 +87,8 @@ export function readSlotImage(flash: Flash): SlotImage | undefined {
 	try {
 		const layout = readImageLayout((into, offset) => flash.read(into, offset), parseHeader(head), flash.status().size);
 		return { ...layout, hash: toHex(findHashTlv(layout).tlv.value), version: formatVersion(layout.header.version), securityCounter: securityCounter(layout) };
-	} catch {
+	} catch (e) {
+		if (errorCode(e) === "E_FLASH") throw e; // the flash failing is not an empty slot
 		return undefined; // a damaged or partial image is no image
 	}
 }

@@ -76,6 +76,7 @@ test("rotation end to end: the old key opens images until an image sealed for th
 	assert.equal(keyFiles(dir).length, 1, "the old key is destroyed");
 	assert.equal(cli("sim", "pubkey", "--dir", dir), fs.readFileSync(tmp.file("new.pub.pem"), "utf8"));
 	fails("E_DEVICE_KEY", "sim", "install", "--dir", dir, "for-old.bin");
+	assert.match(runCli(["sim", "install", "--dir", dir, "for-old.bin"], { cwd: tmp.dir }).stderr, /sealed for the key this device retired at rotation \d+/, "not just \"another device\"");
 	// the request that started it was made for the old key; one for the new key with the same counter is a replay
 	fails("E_DEVICE_KEY", "sim", "rotate", "--dir", dir, `${r}.req`, "-o", "x");
 	fails("E_REPLAY", "sim", "rotate", "--dir", dir, `${request("new.pub.pem", 1, "replayed")}.req`, "-o", "x");

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import { after, describe, test } from "node:test";
-import { expectFailure, expectOk, repoRoot, runCli, tempDir, vec, CODE_EXIT, cliOk } from "../helpers/cli.js";
+import { expectFailure, expectOk, findTlv, rawLayout, repoRoot, runCli, tempDir, vec, CODE_EXIT, cliOk } from "../helpers/cli.js";
 import { makeEspApp } from "../helpers/esp-app.js";
 import path from "node:path";
 
@@ -255,6 +255,30 @@ describe("sealdrop sim, end to end on XS", () => {
 		const r = runCli(["sim", "init", "--dir", fresh("dev"), "--trust", "sign.pem", "--factory-image", factory], { cwd: tmp.dir });
 		expectFailure(r, "E_NO_IMAGE", CODE_EXIT.E_NO_IMAGE);
 		assert.match(r.stderr, /the factory image does not boot: .*signed by a key this device does not trust/);
+	});
+
+	test("an ENC TLV from another sealing of the same release (this device's, so it opens) is E_HASH, named as such; a sealed release that wraps no image is E_UNSUPPORTED", () => {
+		const dir = fresh("dev");
+		cli("sim", "init", "--dir", dir, "--trust", "sign.pem", "--factory-image", signedFactory("sign.pem"));
+		cli("sim", "pubkey", "--dir", dir, "-o", `${dir}.pub.pem`);
+		fs.writeFileSync(tmp.file(`${dir}.app`), randomBytes(30_000));
+		cli("sign", "-k", "sign.pem", "-v", "1.1.0", "-H", "0x200", "--pad-header", "-S", "0x60000", `${dir}.app`, `${dir}.inner`);
+		cli("wrap", "-k", "sign.pem", "-S", "0x61000", `${dir}.inner`, `${dir}.release`);
+		cli("seal", "--device-pub", `${dir}.pub.pem`, "-o", `${dir}.a`, `${dir}.release`);
+		cli("seal", "--device-pub", `${dir}.pub.pem`, "-o", `${dir}.b`, `${dir}.release`);
+		const a = fs.readFileSync(tmp.file(`${dir}.a`));
+		const b = fs.readFileSync(tmp.file(`${dir}.b`));
+		const [encA, encB] = [a, b].map((image) => findTlv(rawLayout(image), 0x32)); // ENC_EC256
+		Buffer.from(encB.value).copy(a, encA.offset + 4);
+		fs.writeFileSync(tmp.file(`${dir}.swapped`), a);
+		const swapped = runCli(["sim", "install", "--dir", dir, `${dir}.swapped`], { cwd: tmp.dir });
+		expectFailure(swapped, "E_HASH", CODE_EXIT.E_HASH);
+		assert.match(swapped.stderr, /ENC TLV's key is not the one it was encrypted with/);
+		// the same bytes decrypted with the right key, but not an image: the release is at fault
+		cli("sign", "-k", "sign.pem", "-v", "1.1.0", "-H", "0x200", "--pad-header", "-S", "0x60000", "--sealable", `${dir}.app`, `${dir}.plain`);
+		cli("seal", "--device-pub", `${dir}.pub.pem`, "-o", `${dir}.plain.sealed`, `${dir}.plain`);
+		expectFailure(runCli(["sim", "install", "--dir", dir, `${dir}.plain.sealed`], { cwd: tmp.dir }), "E_UNSUPPORTED", CODE_EXIT.E_UNSUPPORTED);
+		assert.ok((json("sim", "state", "--dir", dir).slots as { pending: boolean }[]).every((slot) => !slot.pending));
 	});
 
 	test("a sealed image for another device is refused and nothing changes", () => {

@@ -7,7 +7,7 @@
  */
 import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
-import { SealdropError, type ErrorCode } from "sealdrop/image";
+import { findEncTlv, parseImage, SealdropError, type ErrorCode } from "sealdrop/image";
 import { maxImageSize, readSlotTrailer, sha256, UpdateAgent, type BoardConfig, type InstallerKind, type SwapMode, type TrustAnchor } from "sealdrop/update";
 import { Area } from "../../host/sim/mcuboot-flash.js";
 import type { EncryptionBuild } from "../../host/sim/mcuboot-image.js";
@@ -168,6 +168,16 @@ test("agent: refusals leave the primary slot untouched and nothing pending", asy
 	await importDeviceKey("x25519", "imgtool/keys/enc-x25519-other.pem");
 	await refused("sealed for another device", "E_DEVICE_KEY", encX, "mcuboot-encrypted", undefined, 256);
 	await importDeviceKey("p256", "imgtool/keys/enc-ec256.pem");
+	// not "another device": an ENC TLV whose ephemeral key is no curve point is malformed (the unwrap
+	// used to swallow every native error as the expected refusal)
+	const offCurve = encEc.slice();
+	const enc = findEncTlv(parseImage(encEc))!.value;
+	let at = encEc.length - enc.length;
+	while (!enc.every((byte, i) => encEc[at + i] === byte)) at--;
+	offCurve.fill(0, at + 1, at + 65); // 04 ‖ X = 1 ‖ Y = 2
+	offCurve[at + 32] = 1;
+	offCurve[at + 64] = 2;
+	await refused("an ENC TLV whose ephemeral key is (1, 2), not a P-256 point", "E_ENC_TLV", offCurve);
 	await refused("tampered body", "E_HASH", flipped(encEc, 0x200 + 5000));
 	await refused("tampered header (version)", "E_HASH", flipped(encEc, 20));
 	const sigOffset = plain.length - 20; // inside the ECDSA signature, the last TLV
