@@ -10,15 +10,11 @@
  *   (./rotation-requests.ts has the oracle). test/xs/rotation-fuzz.test.ts runs a short,
  *   fixed-seed version of it in `npm test`.
  */
-import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { SealdropError } from "sealdrop/image";
 import { encodeRotationAnswer, encodeRotationRequestBody, parseRotationAnswer, parseRotationRequest } from "sealdrop/keys/rotation-format";
 import { fuzzer } from "./prng.js";
+import { runXsFuzz } from "./xs-half.js";
 
 const seconds = Number(process.argv[2] ?? 10);
 const startSeed = Number(process.argv[3] ?? Date.now() % 1e9) >>> 0;
@@ -64,22 +60,6 @@ while (Date.now() < deadline && violations.length === 0) {
 }
 const node = { seed: startSeed, seconds, ...counts, violations };
 
-/** The XS half: the real device code, in a state folder and on a flash file of its own (boards/sim/layout.json). */
-function xsHalf(): Record<string, unknown> {
-	const root = fileURLToPath(new URL("../../../../", import.meta.url));
-	const state = fs.mkdtempSync(path.join(os.tmpdir(), "sealdrop-fuzz-rotation-"));
-	try {
-		const run = spawnSync(path.join(root, "build", "xs", "release", "sealdrop-xs"),
-			["--state", state, path.join(root, "build", "js", "test", "fuzz", "rotation-fuzz-xs.js"), String(seconds), String(startSeed)],
-			{ encoding: "utf8", env: { ...process.env, SEALDROP_FLASH: path.join(state, "flash.bin"), SEALDROP_LAYOUT: path.join(root, "boards", "sim", "layout.json"), SEALDROP_FLASH_CUT: "", SEALDROP_FLASH_FAIL_AT: "" } });
-		const last = (run.stdout ?? "").trim().split("\n").pop() ?? "";
-		if (!last.startsWith("{")) throw new Error(`the XS fuzz ended with ${run.status}${run.error ? `: ${run.error.message}` : ""}: ${(run.stderr ?? "").slice(-2000)}${(run.stdout ?? "").slice(-2000)}`);
-		return JSON.parse(last) as Record<string, unknown>;
-	} finally {
-		fs.rmSync(state, { recursive: true, force: true });
-	}
-}
-
-const xs = xsHalf();
+const xs = runXsFuzz("rotation-fuzz-xs.js", seconds, startSeed);
 console.log(JSON.stringify({ node, xs }));
 if (violations.length || xs.violationCount) process.exitCode = 1;

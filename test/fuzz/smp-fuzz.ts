@@ -11,17 +11,13 @@
  *   flash write or erase allowed outside an upload session (./smp-agent.ts has the oracle).
  *   test/xs/smp-fuzz.test.ts runs a short, fixed-seed version of it in `npm test`.
  */
-import { spawnSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { CborError, decodeCbor, encodeCbor, type CborMap } from "../../modules/transport/smp/cbor.js";
 import { OsGroup } from "../../modules/transport/smp/groups/os.js";
 import { decodeSmpHeader, encodeSmpPacket } from "../../modules/transport/smp/header.js";
 import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { isMap, SmpServer, type SmpGroup } from "../../modules/transport/smp/server.js";
 import { fuzzer } from "./prng.js";
+import { runXsFuzz } from "./xs-half.js";
 import { FUZZ_STACK_EXTRA } from "./stack-allowance.js";
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -84,22 +80,6 @@ while (Date.now() < deadline) {
 }
 const node = { seed: startSeed, seconds, ...counts, slowest_ms: Number(counts.slowest_ms.toFixed(2)), stubCalls: recorded.length };
 
-/** The XS half: the real agent, on a flash file of its own (boards/sim/layout.json). */
-function xsHalf(): Record<string, unknown> {
-	const root = fileURLToPath(new URL("../../../../", import.meta.url));
-	const state = fs.mkdtempSync(path.join(os.tmpdir(), "sealdrop-fuzz-smp-"));
-	try {
-		const run = spawnSync(path.join(root, "build", "xs", "release", "sealdrop-xs"),
-			["--state", state, path.join(root, "build", "js", "test", "fuzz", "smp-fuzz-xs.js"), String(seconds), String(startSeed)],
-			{ encoding: "utf8", env: { ...process.env, SEALDROP_FLASH: path.join(state, "flash.bin"), SEALDROP_LAYOUT: path.join(root, "boards", "sim", "layout.json"), SEALDROP_FLASH_CUT: "", SEALDROP_FLASH_FAIL_AT: "", SEALDROP_XS_STACK_EXTRA: String(FUZZ_STACK_EXTRA) } });
-		const last = (run.stdout ?? "").trim().split("\n").pop() ?? "";
-		if (!last.startsWith("{")) throw new Error(`the XS fuzz ended with ${run.status}${run.error ? `: ${run.error.message}` : ""}: ${(run.stderr ?? "").slice(-2000)}${(run.stdout ?? "").slice(-2000)}`);
-		return JSON.parse(last) as Record<string, unknown>;
-	} finally {
-		fs.rmSync(state, { recursive: true, force: true });
-	}
-}
-
-const xs = xsHalf();
+const xs = runXsFuzz("smp-fuzz-xs.js", seconds, startSeed, { SEALDROP_XS_STACK_EXTRA: String(FUZZ_STACK_EXTRA) });
 console.log(JSON.stringify({ node, xs }));
 if (xs.violationCount) process.exitCode = 1;
