@@ -321,5 +321,13 @@ describe("sealdrop sim, end to end on XS", () => {
 			expectOk(help);
 			assert.match(help.stdout, new RegExp(`^Usage: sealdrop sim ${sub}`));
 		}
+		// a board layout that is not JSON, or whose sealdrop section the agent would refuse: E_USAGE, nothing made
+		fs.writeFileSync(tmp.file("broken-layout.json"), '{"name": "x", "sealdrop": {');
+		fs.writeFileSync(tmp.file("bad-installer.json"), JSON.stringify({ name: "x", sealdrop: { installer: "nope" } }));
+		for (const layout of ["broken-layout.json", "bad-installer.json"]) {
+			const dir = fresh("dev");
+			expectFailure(runCli(["sim", "init", "--dir", dir, "--board", layout], { cwd: tmp.dir }), "E_USAGE", CODE_EXIT.E_USAGE, layout);
+			assert.equal(fs.existsSync(tmp.file(dir)), false, `${layout}: no device folder made`);
+		}
 	});
 });

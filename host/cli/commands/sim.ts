@@ -13,6 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fail, parseImage, SealdropError, toHex, type ErrorCode } from "sealdrop/image";
+import { parseBoardConfig } from "../../../modules/update/board.js";
 import { FORMAT, parseInteger, parseIntegerIn, type CommandSpec, type ParsedArgs } from "../args.js";
 import { HttpBridgeHost } from "../../sim/http-bridge.js";
 import { printJson, ProgressBar, readInput, writeOutput, writeResult } from "../io.js";
@@ -67,6 +68,20 @@ function readLayout(dir: string): Layout {
 function describeBoard(layout: Layout): string {
 	const s = layout.sealdrop;
 	return s.installer === "esp-idf" ? `${layout.name} (esp-idf installer, ${s.ota?.apps.length} OTA apps)` : `${layout.name} (${s.installer} installer, swap ${s.swap})`;
+}
+
+/** A board layout file, checked before anything is made: JSON, a name, a sealdrop section the agent takes. */
+function readBoardLayout(file: string): Layout {
+	let layout: Layout;
+	try {
+		layout = JSON.parse(readInput(file, "board layout").toString("utf8")) as Layout;
+	} catch (e) {
+		if (e instanceof SealdropError) throw e;
+		fail("E_USAGE", `board layout ${file} is not JSON: ${(e as Error).message}`);
+	}
+	if (typeof layout !== "object" || layout === null || typeof layout.name !== "string") fail("E_USAGE", `board layout ${file} has no "name"`);
+	parseBoardConfig(layout.name, layout.sealdrop);
+	return layout;
 }
 
 /** The device key as the production interface reports it (device-key public, first boot); its error as a failure. */
@@ -127,7 +142,7 @@ const init: CommandSpec = {
 		const existing = fs.existsSync(path.join(dir, "device.json"));
 		if (existing && !args.flag("force")) fail("E_IO", `${dir} already holds a simulated device; pass --force to start over`);
 		const layoutSource = boardLayoutPath(args.get("board") ?? "sim");
-		const layout = JSON.parse(readInput(layoutSource, "board layout").toString("utf8")) as Layout;
+		const layout = readBoardLayout(layoutSource);
 		const trust = args.all("trust").map(([file]) => publicKeyBytes(loadKey(file, { role: "trusted signing key" })).toString("hex"));
 		// the device program reads them itself: a file error here, before anything is made or removed
 		const factoryImages = args.all("factory-image").map(([file]) => readableFile(file, "factory image"));
