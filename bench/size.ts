@@ -24,7 +24,9 @@ import ts from "typescript";
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const objects = path.join(root, "build", "cortex-m4");
 
-execFileSync("make", ["-s", "-C", path.join(root, "native", "cortex-m4"), "-j2"], { stdio: ["ignore", "ignore", "inherit"] });
+// XS's headers: the folder scripts/xs-sources.mjs unpacks them into (setup fetched them)
+const xsnap = execFileSync(process.execPath, [path.join(root, "scripts", "xs-sources.mjs")], { encoding: "utf8" }).trim();
+execFileSync("make", ["-s", "-C", path.join(root, "native", "cortex-m4"), "-j2", `XS=${path.join(xsnap, "moddable", "xs")}`], { stdio: ["ignore", "ignore", "inherit"] });
 
 interface Sizes { text: number; data: number; bss: number }
 const native: Record<string, Sizes> = {};

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { xsSources } from "./xs-sources.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -23,7 +24,7 @@ step("type-check", process.execPath, [tsc, "-p", ".", "--noEmit"]);
 // The device code per Moddable platform, against @moddable/typings (tsconfig.<platform>.json).
 for (const platform of ["esp32", "zephyr", "lin"]) step(`type-check for ${platform} (@moddable/typings)`, process.execPath, [tsc, "-p", `tsconfig.${platform}.json`]);
 // The portable native C for a Cortex-M4 (arm-none-eabi-gcc from `setup.mjs --cortex-m4`).
-step("native C compiles for Cortex-M4 (arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb)", "make", ["-s", "-C", join(root, "native", "cortex-m4"), "-j2"]);
+step("native C compiles for Cortex-M4 (arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb)", "make", ["-s", "-C", join(root, "native", "cortex-m4"), "-j2", `XS=${join(xsSources(), "moddable", "xs")}`]);
 step("lint", process.execPath, [join(root, "node_modules", "eslint", "bin", "eslint.js"), "."]);
 step("unit, interop and device-side tests (Node)", process.execPath, ["--test", "--test-reporter=spec", "build/js/test/unit/", "build/js/test/device/"]);
 

@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import { fail, SealdropError, type ErrorCode } from "sealdrop/image";
 import { formatHelp, parseArgs, type CommandSpec } from "./args.js";
+import { buildXs } from "./commands/build-xs.js";
 import { decrypt, dumpinfo, verify } from "./commands/inspect.js";
 import { getpub, keygen } from "./commands/keys.js";
 import { rotate } from "./commands/rotate.js";
@@ -30,7 +31,7 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 	E_ENTROPY: EXIT.IO, E_KEY_STORE: EXIT.IO, E_ROTATION: EXIT.BAD_INPUT, E_REPLAY: EXIT.CHECK_FAILED,
 };
 
-const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim, smp, serve, rotate];
+const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim, smp, serve, rotate, buildXs];
 
 function usage(): string {
 	const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

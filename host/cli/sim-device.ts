@@ -20,7 +20,14 @@ const deviceProgram = path.join(root, "build", "js", "host", "sim", "device.js")
 
 export type DeviceOutput = Record<string, unknown>;
 
+/** The XS host and the device program, or E_IO saying how to build them (an installed package ships no binary). */
+function requireXsHost(): void {
+	if (!fs.existsSync(xsHost) || !fs.existsSync(deviceProgram)) fail("E_IO", `the simulated device runs on the Linux XS host, which is not built yet (${xsHost}): run \`npx sealdrop build-xs\` once (needs cc, make and libmbedtls-dev; a minute or two)`);
+}
+
+/** The device folder of a sim command; every one runs the device, so the XS host is checked first, before the folder is touched. */
 export function deviceDir(args: ParsedArgs, mustExist = true): string {
+	requireXsHost();
 	const dir = path.resolve(args.require("dir"));
 	if (mustExist && !fs.existsSync(path.join(dir, "device.json"))) fail("E_IO", `${dir} is not a simulated device (no device.json): run \`sealdrop sim init --dir ${args.require("dir")}\` first`);
 	return dir;
@@ -28,7 +35,7 @@ export function deviceDir(args: ParsedArgs, mustExist = true): string {
 
 /** How to start the device program (host/sim/device.ts) for `command` in the device folder `dir`. */
 export function deviceProcess(dir: string, command: string[], env: NodeJS.ProcessEnv = process.env): { file: string; args: string[]; env: NodeJS.ProcessEnv } {
-	if (!fs.existsSync(xsHost) || !fs.existsSync(deviceProgram)) fail("E_IO", `the Linux XS host is not built (${path.relative(process.cwd(), xsHost) || xsHost}): run \`npm run setup\` in ${root}`);
+	requireXsHost();
 	return {
 		file: xsHost,
 		args: ["--state", path.join(dir, "state"), deviceProgram, path.join(dir, "device.json"), ...command],
