@@ -188,10 +188,12 @@ export class SmpClient {
 			if (typeof response.off !== "number") throw new Error("the device's upload response has no \"off\"");
 			if (response.match === false) throw new Error("the device reports that the uploaded image does not match its sha");
 			if (off === 0) {
-				// the device's offsets need not be in order (Sealdrop's agent wants the TLVs before the body), so ask how much it holds
-				const received = await this.#received();
-				resumedFrom = received !== undefined && received > data.length ? received : 0;
-				held = received ?? data.length;
+				// the device's offsets need not be in order (Sealdrop's agent wants the TLVs before the body), so ask
+				// how much it holds; a device without the Sealdrop group (Zephyr's img_mgmt) takes bytes in order, and
+				// the first answer's off is where it resumes an upload of the same len and sha
+				const received = (await this.#received()) ?? response.off;
+				resumedFrom = received > data.length ? received : 0;
+				held = Math.max(received, data.length);
 			} else if (response.off !== off) held += data.length;
 			off = response.off;
 			options.onProgress?.(Math.min(held, bytes.length), bytes.length);

@@ -31,10 +31,11 @@ const peers = JSON.parse(fs.readFileSync(path.join(repoRoot, "test", "vectors", 
  * `bufSize` is given (MCUboot's serial recovery has no params), and takes upload chunks at the
  * offset it expects, as img_mgmt does.
  */
-function fakeDevice(link: { framing: number; mtu: number; maxMtu: number }, limit: number, bufSize?: number) {
+function fakeDevice(link: { framing: number; mtu: number; maxMtu: number }, limit: number, bufSize?: number, resumes = false) {
 	const sizes: number[] = [];
 	let expected = 0;
 	let image = new Uint8Array(0);
+	let started = "";
 	const device: SmpLink & { sizes: number[]; image(): Uint8Array } = {
 		name: "fake", ...link, sizes,
 		image: () => image,
@@ -49,7 +50,9 @@ function fakeDevice(link: { framing: number; mtu: number; maxMtu: number }, limi
 			if (h.group === 0 && h.command === 6 && bufSize !== undefined) answer = { buf_size: bufSize, buf_count: 1 };
 			else if (h.group === 1 && h.command === 1) {
 				const data = body.data as Uint8Array;
-				if (body.off === 0) { image = new Uint8Array(body.len as number); expected = 0; }
+				// `resumes`: as img_mgmt, a first chunk with the len and sha of the interrupted upload continues it
+				const upload = `${String(body.len)}/${Buffer.from((body.sha as Uint8Array | undefined) ?? []).toString("hex")}`;
+				if (body.off === 0 && !(resumes && upload === started && expected > 0)) { image = new Uint8Array(body.len as number); expected = 0; started = upload; }
 				if (body.off === expected) { image.set(data, expected); expected += data.length; }
 				answer = { rc: 0, off: expected };
 			} else answer = { rc: 8 };
@@ -87,6 +90,19 @@ test("upload at the default size against a device that drops what does not fit i
 	assert.deepEqual(notices, []);
 	assert.equal(r.packetSize, 1020);
 	assert.equal(Math.max(...device.sizes), 1020, "the largest packet fills the buffer exactly");
+	assert.deepEqual(device.image(), image);
+});
+
+test("resuming on a device without Sealdrop's group (Zephyr's img_mgmt): the first answer's off is where it resumes; progress and resumedFrom say so", async () => {
+	const device = fakeDevice(SERIAL, 1020, 1024, true);
+	const client = new SmpClient(device);
+	await assert.rejects(client.upload(image, { firstTimeout: 300, timeout: 100, onProgress: (held) => { if (held > 8000) throw new Error("link lost"); } }), /link lost/);
+	const progress: number[] = [];
+	const r = await client.upload(image, { firstTimeout: 300, timeout: 100, onProgress: (held) => progress.push(held) });
+	assert.ok(r.resumedFrom > 8000 && r.resumedFrom < image.length, `resumed from ${r.resumedFrom}`);
+	assert.equal(progress[0], r.resumedFrom, "progress starts where the device resumed");
+	assert.equal(progress.at(-1), image.length);
+	assert.ok(r.chunks < Math.ceil(image.length / 1000), `${r.chunks} chunks: only the rest was sent`);
 	assert.deepEqual(device.image(), image);
 });
 

@@ -148,7 +148,7 @@ async function stateWrite(c: SmpClient, body: CborMap, wait: number | undefined)
 const sub = (name: string, summary: string, usage: string, options: OptionSpec[], run: (args: ParsedArgs) => Promise<number>, notes?: string): CommandSpec =>
 	({ name, summary, usage: `smp ${usage}`, options: [...LINK_OPTIONS, ...options], run, ...(notes ? { notes } : {}) });
 
-const echo = sub("echo", "Send text; the device echoes it (OS group, command 0).", "echo (--udp H:P | --serial P) [TEXT]", [FORMAT], (args) =>
+const echo = sub("echo", "Send text; the device echoes it (OS group, command 0).", "echo (--udp H:P | --serial P | --tcp H:P) [TEXT]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
 		const r = await c.write(SmpGroupId.OS, 0, { d: args.positionals.join(" ") || "hello" }, { timeout: timeout(args) });
 		return output(args, r, String(r.r));
@@ -187,9 +187,12 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 		});
 		const seconds = (Date.now() - started) / 1000;
 		const sha = createHash("sha256").update(bytes).digest("hex");
-		const summary = { bytes: bytes.length, sha256: sha, hash, seconds, bytesPerSecond: Math.round(bytes.length / seconds), chunks: result.chunks, packetSize: result.packetSize, finalPacketSize: result.finalPacketSize, resumedFrom: result.resumedFrom };
-		return output(args, summary, `uploaded ${bytes.length} bytes in ${seconds.toFixed(1)} s (${(bytes.length / 1024 / seconds).toFixed(1)} KiB/s, ${result.chunks} chunks of up to ${result.finalPacketSize}-byte packets${result.resumedFrom ? `, resumed at byte ${result.resumedFrom}` : ""})\n` +
-			(hash ? `the device lists it with hash ${hash}: mark it for test with \`sealdrop smp test ${hash.slice(0, 16)}\`` : "the device lists no slot holding it yet (MCUboot's serial recovery checks it at the next reset): see `sealdrop smp state`"));
+		const sent = bytes.length - result.resumedFrom; // the rate of what crossed the link this time
+		const summary = { bytes: bytes.length, sha256: sha, hash: hash?.hash, seconds, bytesPerSecond: Math.round(sent / seconds), chunks: result.chunks, packetSize: result.packetSize, finalPacketSize: result.finalPacketSize, resumedFrom: result.resumedFrom };
+		return output(args, summary, `uploaded ${bytes.length} bytes in ${seconds.toFixed(1)} s (${(sent / 1024 / seconds).toFixed(1)} KiB/s, ${result.chunks} chunks of up to ${result.finalPacketSize}-byte packets${result.resumedFrom ? `, resumed at byte ${result.resumedFrom}` : ""})\n` +
+			(!hash ? "the device lists no slot holding it yet (MCUboot's serial recovery checks it at the next reset): see `sealdrop smp state`"
+				: hash.slot === 0 ? `the device lists it with hash ${hash.hash} in the primary slot (MCUboot's serial recovery writes it there): \`sealdrop smp reset\` boots it`
+					: `the device lists it with hash ${hash.hash}: mark it for test with \`sealdrop smp test ${hash.hash.slice(0, 16)}\``));
 	});
 
 /** The slots the device lists (image group state read) as "image/slot" → hash hex; empty from a device without it. */
@@ -209,7 +212,7 @@ async function slotHashes(c: SmpClient): Promise<Map<string, string>> {
  * slot, an app the secondary), else the slot of `image` whose hash changed (a sealed image: the
  * device lists the hash of the image inside), secondary first, else the secondary slot's.
  */
-function uploadedHash(before: Map<string, string>, after: Map<string, string>, bytes: Uint8Array, image: number): string | undefined {
+function uploadedHash(before: Map<string, string>, after: Map<string, string>, bytes: Uint8Array, image: number): { hash: string; slot: number } | undefined {
 	let own: string | undefined;
 	try {
 		const tlv = parseImage(bytes).unprotectedTlvs.find((t) => t.type === 0x10);
@@ -218,32 +221,33 @@ function uploadedHash(before: Map<string, string>, after: Map<string, string>, b
 		own = undefined; // not an image we can read: the device's account decides
 	}
 	const slots = [`${image}/1`, `${image}/0`];
-	return slots.map((k) => after.get(k)).find((h) => h !== undefined && h === own)
-		?? slots.find((k) => after.has(k) && after.get(k) !== before.get(k))?.replace(/.*/, (k) => after.get(k)!)
-		?? after.get(`${image}/1`);
+	const key = slots.find((k) => after.get(k) !== undefined && after.get(k) === own)
+		?? slots.find((k) => after.has(k) && after.get(k) !== before.get(k))
+		?? (after.has(`${image}/1`) ? `${image}/1` : undefined);
+	return key ? { hash: after.get(key)!, slot: Number(key.split("/")[1]) } : undefined;
 }
 
-const state = sub("state", "Show the image slots: version, hash and MCUmgr's flags (image group, command 0).", "state (--udp H:P | --serial P) [-f json]", [FORMAT], (args) =>
+const state = sub("state", "Show the image slots: version, hash and MCUmgr's flags (image group, command 0).", "state (--udp H:P | --serial P | --tcp H:P) [-f json]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
 		const r = await c.read(SmpGroupId.IMAGE, 0, {}, { timeout: timeout(args) });
 		return output(args, stateJson(r), stateText(r));
 	}));
 
-const test = sub("test", "Mark the uploaded image (by its hash) to run on trial at the next reset.", "test (--udp H:P | --serial P) HASH [-f json]", [FORMAT], (args) =>
+const test = sub("test", "Mark the uploaded image (by its hash) to run on trial at the next reset.", "test (--udp H:P | --serial P | --tcp H:P) HASH [-f json]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
 		if (args.positionals.length !== 1) fail("E_USAGE", "give the HASH of the image to test");
 		const r = await stateWrite(c, { hash: await resolveHash(c, args.positionals[0]), confirm: false }, timeout(args));
 		return output(args, stateJson(r), stateText(r));
 	}));
 
-const confirm = sub("confirm", "Confirm the running image (no HASH), or make the image with HASH permanent.", "confirm (--udp H:P | --serial P) [HASH] [-f json]", [FORMAT], (args) =>
+const confirm = sub("confirm", "Confirm the running image (no HASH), or make the image with HASH permanent.", "confirm (--udp H:P | --serial P | --tcp H:P) [HASH] [-f json]", [FORMAT], (args) =>
 	withClient(args, async (c) => {
 		const hash = args.positionals[0] ? await resolveHash(c, args.positionals[0]) : undefined;
 		const r = await stateWrite(c, { ...(hash ? { hash } : {}), confirm: true }, timeout(args));
 		return output(args, stateJson(r), stateText(r));
 	}));
 
-const reset = sub("reset", "Reset the device (it answers, then reboots; the bootloader swaps a pending image).", "reset (--udp H:P | --serial P) [--force] [--bootloader]", [
+const reset = sub("reset", "Reset the device (it answers, then reboots; the bootloader swaps a pending image).", "reset (--udp H:P | --serial P | --tcp H:P) [--force] [--bootloader]", [
 	{ long: "force", arity: 0, help: "reset even if the device would rather not" },
 	{ long: "bootloader", arity: 0, help: "ask to stay in the bootloader (boot_mode 1: MCUboot's serial recovery, on Zephyr apps with CONFIG_MCUMGR_GRP_OS_RESET_BOOT_MODE)" },
 ], (args) => withClient(args, async (c) => {
@@ -252,7 +256,7 @@ const reset = sub("reset", "Reset the device (it answers, then reboots; the boot
 	return 0;
 }));
 
-const erase = sub("erase", "Erase a slot (default the secondary, 1); refused while it is pending or confirmed.", "erase (--udp H:P | --serial P) [--slot N]", [
+const erase = sub("erase", "Erase a slot (default the secondary, 1); refused while it is pending or confirmed.", "erase (--udp H:P | --serial P | --tcp H:P) [--slot N]", [
 	{ long: "slot", metavar: "N", help: "slot number (default 1)" },
 ], (args) => withClient(args, async (c) => {
 	await c.write(SmpGroupId.IMAGE, 5, args.get("slot") ? { slot: parseIntegerIn(args.get("slot")!, "--slot", 0, 255) } : {}, { timeout: timeout(args) ?? 30_000, tries: 1 });
@@ -260,7 +264,7 @@ const erase = sub("erase", "Erase a slot (default the secondary, 1); refused whi
 	return 0;
 }));
 
-const pubkey = sub("pubkey", "Read the device's public key and fingerprint (Sealdrop group 64), in getpub's encodings.", "pubkey (--udp H:P | --serial P) [-e pem|raw|lang-c|lang-rust] [-o OUT] [-f json]", [
+const pubkey = sub("pubkey", "Read the device's public key and fingerprint (Sealdrop group 64), in getpub's encodings.", "pubkey (--udp H:P | --serial P | --tcp H:P) [-e pem|raw|lang-c|lang-rust] [-o OUT] [-f json]", [
 	{ long: "encoding", short: "e", choices: PUBLIC_ENCODINGS, help: "output encoding (default pem)" },
 	{ long: "output", short: "o", metavar: "OUT", help: "write the key to OUT instead of standard output" },
 	FORMAT,
@@ -278,7 +282,7 @@ const pubkey = sub("pubkey", "Read the device's public key and fingerprint (Seal
 }));
 
 const rotate = sub("rotate", "Hand the device a key rotation request (from `sealdrop rotate request`) and write its answer (Sealdrop group 64, command 1).",
-	"rotate (--udp H:P | --serial P) REQUEST -o ANSWER", [
+	"rotate (--udp H:P | --serial P | --tcp H:P) REQUEST -o ANSWER", [
 		{ long: "output", short: "o", metavar: "ANSWER", help: "where to write the device's answer (required); check it with `sealdrop rotate check`" },
 	], (args) => withClient(args, async (c) => {
 		if (args.positionals.length !== 1) fail("E_USAGE", "give one REQUEST file");
