@@ -105,7 +105,7 @@ export function checkImage(image: Uint8Array, o: CheckOptions = {}): CheckResult
 }
 
 /**
- * A body is a nested image (DESIGN.md "Installers", mcuboot) when it parses as an MCUboot image
+ * A body is a nested image (ARCHITECTURE.md "Installers", mcuboot) when it parses as an MCUboot image
  * that fills it, up to the zero padding sealing adds; a firmware body that merely starts with the
  * magic bytes is not one.
  */

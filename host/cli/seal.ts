@@ -1,5 +1,5 @@
 /**
- * Sealing (DESIGN.md "The life of an update", step 3): a release signed once over its plaintext
+ * Sealing (ARCHITECTURE.md "The life of an update", step 3): a release signed once over its plaintext
  * gets its body encrypted with a key K fresh for this sealing run and, per device, an ENC TLV
  * that wraps K for that device's public key. Neither the hash nor the signature covers the
  * ciphertext or the ENC TLV, so no signing key is needed, and every device of a run shares the

@@ -1,5 +1,5 @@
 /**
- * sealdrop/app — the program a board runs out of the box (DESIGN.md "The life of an update"),
+ * sealdrop/app — the program a board runs out of the box (ARCHITECTURE.md "The life of an update"),
  * the same on every board and in the simulator:
  *
  * 1. first-boot provisioning of the device key (modules/keys provision(): made once, then locked);

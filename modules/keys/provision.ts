@@ -1,5 +1,5 @@
 /**
- * First-boot provisioning of the device key (DESIGN.md "The life of an update" step 1, "Security
+ * First-boot provisioning of the device key (ARCHITECTURE.md "The life of an update" step 1, "Security
  * invariants"): once per device, a key pair made from the health-checked TRNG (or injected at the
  * factory) into persistent, non-exportable PSA storage, then a lock record that makes every later
  * boot a no-op.

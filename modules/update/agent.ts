@@ -13,7 +13,7 @@
  * refuse (another device's key, a lower security counter, a missing dependency) is refused
  * before the body is sent, and the body is never buffered.
  *
- * Installers (DESIGN.md "Installers"), as payload modes:
+ * Installers (ARCHITECTURE.md "Installers"), as payload modes:
  * - stored: the image is written as received (ciphertext at rest): `mcuboot-encrypted`, and any
  *   unencrypted image on either MCUboot installer.
  * - nested: `mcuboot` with a sealed image whose payload is a signed MCUboot image (sealdrop

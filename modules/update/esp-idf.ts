@@ -1,5 +1,5 @@
 /**
- * The ESP-IDF side of the `esp-idf` installer (DESIGN.md, "Installers"): what an ESP-IDF app
+ * The ESP-IDF side of the `esp-idf` installer (ARCHITECTURE.md, "Installers"): what an ESP-IDF app
  * image must look like before it may be booted, and the otadata partition through which the app
  * picks its next boot partition and confirms or rolls back (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE).
  *
