@@ -65,9 +65,12 @@ export function parseKey(data: Buffer, source: string): Key {
 		const isText = /^[\t\n\r\x20-\x7e]*$/.test(text);
 		const der = isText ? arrayTextBytes(text) : data;
 		if (der) {
-			attempts.push(
-				() => fromPrivate(crypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" }), source),
-				() => fromPublic(crypto.createPublicKey({ key: der, format: "der", type: "spki" }), source),
+			const spki = () => fromPublic(crypto.createPublicKey({ key: der, format: "der", type: "spki" }), source);
+			const pkcs8 = () => fromPrivate(crypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" }), source);
+			// a SubjectPublicKeyInfo opens with its AlgorithmIdentifier (a SEQUENCE), PKCS#8 and PKCS#1
+			// with an INTEGER: try the likely one first (a fleet file holds thousands of public keys,
+			// and a failed parse costs as much as a good one)
+			attempts.push(...(looksLikeSpki(der) ? [spki, pkcs8] : [pkcs8, spki]),
 				() => fromPublic(crypto.createPublicKey({ key: der, format: "der", type: "pkcs1" }), source),
 				() => fromPrivate(crypto.createPrivateKey({ key: der, format: "der", type: "pkcs1" }), source),
 			);
@@ -81,6 +84,13 @@ export function parseKey(data: Buffer, source: string): Key {
 		}
 	}
 	fail("E_KEY_FORMAT", `${source}: not a key file (expected PEM, DER, or getpub raw/lang-c/lang-rust output)`);
+}
+
+/** Whether DER's outer SEQUENCE starts with another SEQUENCE (SubjectPublicKeyInfo's AlgorithmIdentifier). */
+function looksLikeSpki(der: Uint8Array): boolean {
+	if (der.length < 4 || der[0] !== 0x30) return false;
+	const lengthBytes = der[1] & 0x80 ? der[1] & 0x7f : 0; // long-form length: that many bytes follow
+	return der[2 + lengthBytes] === 0x30;
 }
 
 /** A public key from SubjectPublicKeyInfo DER (what fleet workers receive). */
