@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { buildXsHost, missingTools } from "./xs-host.mjs";
+import { buildXsHost, has, missingTools } from "./xs-host.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const force = process.argv.includes("--force");
@@ -97,14 +97,7 @@ if (process.argv.includes("--js-only")) process.exit(0);
 
 // The Linux XS host (scripts/xs-host.mjs): a C compiler, make, and mbedTLS 2.28's PSA Crypto
 // headers (Debian's libmbedtls-dev).
-function has(cmd) {
-	try {
-		execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-		return true;
-	} catch {
-		return false;
-	}
-}
+
 // A Debian package the build needs: apt-get installs it when we are root, otherwise the exact
 // command is printed and setup stops.
 function aptPackages(present, packages, why) {

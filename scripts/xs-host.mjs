@@ -13,7 +13,8 @@ import { XSNAP, xsSources } from "./xs-sources.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-function has(cmd) {
+/** Whether `cmd` is on the PATH. */
+export function has(cmd) {
 	try {
 		execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
 		return true;
