@@ -23,7 +23,7 @@ export function fuzzer(seed: number): Fuzzer {
 	const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 	const int = (n: number) => Math.floor(random() * n);
 	// Copied in loops: XS's Array.from and TypedArray.from hold every value of an iterable on the JS
-	// stack, which a board's 512 slots (the host's too, manifest.json's creation) cannot at a few hundred.
+	// stack, which a board's few hundred slots (the host's too, manifest.json's creation) cannot at a few hundred.
 	const bytes = (n: number) => {
 		const out = new Uint8Array(n);
 		for (let i = 0; i < n; i++) out[i] = int(256);

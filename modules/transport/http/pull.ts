@@ -168,7 +168,7 @@ export class HttpPull {
 		}, deadline);
 		const maxRestarts = this.#o.restarts ?? 2;
 		try {
-			// one loop here, not a helper: each async frame costs stack a board's 512 slots can spare little of
+			// one loop here, not a helper: each async frame costs stack, and a board has a few hundred slots (manifest.json's creation.stack)
 			for (;;) {
 				const pinned = await this.#withRetries(() => this.#head());
 				const started = this.#o.agent.begin({

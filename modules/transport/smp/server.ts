@@ -100,8 +100,8 @@ export class SmpServer {
  * How deep a request body may nest: its map and one level of containers inside it. No request of
  * the groups served here nests at all. Zephyr bounds this too (CONFIG_MCUMGR_SMP_CBOR_MAX_DECODING_LEVELS
  * sizes struct cbor_nb_reader's zcbor states, zephyr/mgmt/mcumgr/smp/smp.h); here it bounds the JS
- * stack: the decoder recurses, and a board's XS stack is 512 slots (manifest.json's creation), which
- * a 25-byte body nested 8 deep used to exhaust, aborting the engine.
+ * stack: the decoder recurses, and a board's XS stack is a few hundred slots (manifest.json's creation;
+ * 512 then), which a 25-byte body nested 8 deep used to exhaust, aborting the engine.
  */
 export const SMP_REQUEST_DEPTH = 2;
 
