@@ -181,3 +181,82 @@ export function encodePublicKey(key: Key, encoding: PublicEncoding, nameSuffix =
 export function fingerprint(key: Key): string {
 	return crypto.createHash("sha256").update(spkiDer(key)).digest("hex");
 }
+
+/** getpubhash: SHA-256 of the embedded public-key bytes (keys/general.py emit_c_public_hash / emit_raw_public_hash). */
+export function encodePublicKeyHash(key: Key, encoding: "lang-c" | "raw"): Buffer {
+	const hash = crypto.createHash("sha256").update(publicKeyBytes(key)).digest();
+	return encoding === "raw" ? hash : Buffer.from(publicKeySource(`${shortName(key.kind)}_pub_key_hash`, hash, "lang-c"));
+}
+
+/** Private-key DER formats getpriv offers per key kind, the first the default (keys/*.py _VALID_FORMATS). */
+const PRIVATE_FORMATS: Partial<Record<KeyKind, ("pkcs8" | "openssl")[]>> = {
+	"ecdsa-p256": ["pkcs8", "openssl"], "ecdsa-p384": ["pkcs8", "openssl"], "rsa-2048": ["openssl"], "rsa-3072": ["openssl"], x25519: ["pkcs8"],
+};
+
+/** An imgtool UsageError during getpriv (keys/*.py raise ECDSAUsageError & co., main.py turns them into usage errors). */
+function privUsage(message: string): never {
+	fail("E_USAGE", message);
+}
+
+/**
+ * keys/ecdsa.py _build_minimal_ecdsa_privkey: the private key DER without its optional public key
+ * ([1] BIT STRING), at the fixed offsets imgtool uses (laid out for P-256; other curves fail its checks).
+ */
+function minimalEcdsa(der: Buffer, format: "pkcs8" | "openssl"): Buffer {
+	const bad = () => privUsage("Error parsing ecdsa key. Please submit an issue!");
+	if (format === "pkcs8") {
+		const offPub = 68;
+		if (der[offPub] !== 0xa1) bad();
+		const lenPub = der[offPub + 1] + 2;
+		const b = Buffer.from(der.subarray(0, offPub));
+		if (b[29] !== 0x30) bad();
+		b[30] = (b[30] - lenPub) & 0xff;
+		if (b[27] !== 0x04) bad();
+		b[28] = (b[28] - lenPub) & 0xff;
+		if (b[0] !== 0x30 || b[1] !== 0x81) bad();
+		b[2] = (b[2] - lenPub) & 0xff;
+		return b[2] < 0x80 ? Buffer.concat([b.subarray(0, 1), b.subarray(2)]) : b;
+	}
+	const offPub = 51;
+	if (der[offPub] !== 0xa1) bad();
+	const b = Buffer.from(der.subarray(0, offPub));
+	b[1] = (b[1] - (der[offPub + 1] + 2)) & 0xff;
+	return b;
+}
+
+/** keys/rsa.py _build_minimal_rsa_privkey: PKCS#1 DER cut after N, E, D, P, Q (no CRT values). */
+function minimalRsa(der: Buffer): Buffer {
+	const b = Buffer.from(der);
+	let off = 7;
+	if (b[off + 1] !== 0x82) privUsage("Error parsing N while minimizing");
+	off += (b[off + 2] << 8) + b[off + 3] + 4;
+	if (b[off + 1] !== 0x03) privUsage("Error parsing E while minimizing");
+	off += b[off + 2] + 4;
+	if (b[off + 1] !== 0x82) privUsage("Error parsing D while minimizing");
+	off += (b[off + 2] << 8) + b[off + 3] + 4;
+	if (b[off + 1] !== 0x81) privUsage("Error parsing P while minimizing");
+	off += b[off + 2] + 3;
+	if (b[off + 1] !== 0x81) privUsage("Error parsing Q while minimizing");
+	off += b[off + 2] + 3;
+	b[2] = ((off - 4) >> 8) & 0xff;
+	b[3] = (off - 4) & 0xff;
+	return b.subarray(0, off);
+}
+
+/** getpriv: the private key as the C array MCUboot's encryption code embeds (keys/general.py emit_private). */
+export function encodePrivateKey(key: Key, minimal: boolean, format?: "pkcs8" | "openssl"): Buffer {
+	if (key.kind === "ed25519" && key.privateKey) privUsage("Operation not supported with ed25519 keys");
+	if (!key.privateKey) privUsage("Operation get_private_bytes requires private key");
+	const formats = PRIVATE_FORMATS[key.kind] ?? [];
+	const chosen = format ?? formats[0];
+	if (!formats.includes(chosen)) privUsage(`${shortName(key.kind)} does not support ${chosen}`);
+	let der: Buffer;
+	if (key.kind.startsWith("ecdsa")) {
+		der = key.privateKey.export({ type: chosen === "pkcs8" ? "pkcs8" : "sec1", format: "der" });
+		if (minimal) der = minimalEcdsa(der, chosen);
+	} else if (key.kind.startsWith("rsa")) {
+		der = key.privateKey.export({ type: "pkcs1", format: "der" });
+		if (minimal) der = minimalRsa(der);
+	} else der = key.privateKey.export({ type: "pkcs8", format: "der" });
+	return Buffer.from(publicKeySource("enc_priv_key", der, "lang-c"));
+}

@@ -7,7 +7,7 @@ import { fail, SealdropError, type ErrorCode } from "sealdrop/image";
 import { formatHelp, parseArgs, type CommandSpec } from "./args.js";
 import { buildXs } from "./commands/build-xs.js";
 import { decrypt, dumpinfo, verify } from "./commands/inspect.js";
-import { getpub, keygen } from "./commands/keys.js";
+import { getpriv, getpub, getpubhash, keygen } from "./commands/keys.js";
 import { rotate } from "./commands/rotate.js";
 import { seal } from "./commands/seal.js";
 import { serve } from "./commands/serve.js";
@@ -31,7 +31,7 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 	E_ENTROPY: EXIT.IO, E_KEY_STORE: EXIT.IO, E_ROTATION: EXIT.BAD_INPUT, E_REPLAY: EXIT.CHECK_FAILED,
 };
 
-const COMMANDS: CommandSpec[] = [keygen, getpub, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim, smp, serve, rotate, buildXs];
+const COMMANDS: CommandSpec[] = [keygen, getpub, getpubhash, getpriv, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim, smp, serve, rotate, buildXs];
 
 function usage(): string {
 	const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -39,7 +39,7 @@ function usage(): string {
 		"Usage: sealdrop COMMAND [options]",
 		"",
 		"Secure firmware updates for Moddable XS devices: MCUboot images signed once, sealed per device.",
-		"imgtool-compatible: keygen, getpub, sign (create), verify, dumpinfo take imgtool's options.",
+		"imgtool-compatible: keygen, getpub, getpubhash, getpriv, sign (create), verify, dumpinfo take imgtool 2.4's options.",
 		"",
 		"Commands:",
 		...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split(/(?<=\.) /)[0]}`),

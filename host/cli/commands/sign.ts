@@ -1,8 +1,9 @@
 /** sign (alias create), as imgtool's (reference §E.8), plus --sealable; and wrap for nested releases. */
 import { fail, formatVersion, IMAGE_MAGIC, parseImage, parseVersion, securityCounter, u32, type Dependency } from "sealdrop/image";
 import { parseInteger, type CommandSpec, type OptionSpec, type ParsedArgs } from "../args.js";
-import { buildImage, type SignOptions } from "../build.js";
+import { buildImage, imageOkFromEnd, imgtoolBootMagic, type SignOptions } from "../build.js";
 import { checkImage } from "../check.js";
+import { formatIntelHex, hexToBinary, isHexPath, parseIntelHex, putBytes, type HexMemory } from "../imgtool/intelhex.js";
 import { readInput, writeOutput } from "../io.js";
 import { loadKey } from "../keys.js";
 
@@ -29,6 +30,15 @@ const SIGN_OPTIONS: OptionSpec[] = [
 	{ long: "clear", short: "c", arity: 0, help: "with -E: flag and wrap the key but leave the body in plaintext" },
 	{ long: "sealable", arity: 0, help: "make a sealable release: ENCRYPTED flag, plaintext body, no ENC TLV (seal it per device later)" },
 	{ long: "custom-tlv", arity: 2, repeat: true, metavar: "TAG VALUE", help: "protected custom TLV; VALUE 0x.. is hex, else UTF-8 (repeatable)" },
+	{ long: "custom-tlv-file", arity: 2, repeat: true, metavar: "TAG FILE", help: "protected custom TLV holding FILE's bytes (repeatable)" },
+	{ long: "boot-record", metavar: "SW_TYPE", help: "TF-M measured boot: CBOR BOOT_RECORD TLV for this software type (at most 12 characters)" },
+	{ long: "vid", metavar: "UUID|NAME", help: "vendor UUID TLV: a UUID, or a domain name hashed into one (UUIDv5, DNS namespace)" },
+	{ long: "cid", metavar: "UUID|NAME", help: "image class UUID TLV: a UUID, or a name hashed into one in the --vid namespace" },
+	{ long: "endian", short: "e", choices: ["little", "big"], help: "byte order of header and TLV fields (default little)" },
+	{ long: "compression", choices: ["disabled", "lzma2", "lzma2armthumb"], help: "LZMA2-compress the body when smaller (needs xz); default disabled" },
+	{ long: "save-enctlv", arity: 0, help: "trailer sized for a bootloader built with BOOT_SWAP_SAVE_ENCTLV (saves the ENC TLV)" },
+	{ long: "hex-addr", short: "x", metavar: "ADDR", help: "Intel HEX output (.hex OUTFILE): load address of the image" },
+	{ long: "sig-out", metavar: "FILE", help: "also write the image signature to FILE, base64" },
 	{ long: "sha", choices: ["auto", "256", "384", "512"], help: "image hash (default auto: from the key type)" },
 	{ long: "pure", arity: 0, help: "Ed25519 over the whole image instead of its digest (SIG_PURE)" },
 	{ long: "pad-sig", arity: 0, help: "zero-pad ECDSA signatures to a fixed length (72 / 103)" },
@@ -40,7 +50,8 @@ const SIGN_OPTIONS: OptionSpec[] = [
 	{ long: "fix-sig-pubkey", metavar: "KEY", help: "public key that verifies --fix-sig" },
 ];
 
-const EXIT_NOTES = `Exit codes: 0 done, 2 bad usage, 3 bad input (image, key), 4 file error.`;
+const EXIT_NOTES = `INFILE and OUTFILE are Intel HEX when their names end in .hex, else raw binary (as in imgtool).
+Exit codes: 0 done, 2 bad usage, 3 bad input (image, key, Intel HEX; an image too large for the slot), 4 file error (also: xz missing).`;
 
 function parseDependencies(text: string): Dependency[] {
 	const images = [...text.matchAll(/\((\d+)/g)].map((m) => m[1]);
@@ -54,17 +65,23 @@ function parseDependencies(text: string): Dependency[] {
 	});
 }
 
+/** main.py sign: a value starting "0x" (lower case only, as imgtool) is hex, anything else UTF-8 text. */
 function customTlvValue(text: string): Uint8Array {
-	if (/^0x/i.test(text)) {
+	if (text.startsWith("0x")) {
 		const hex = text.slice(2);
-		if (hex.length % 2 || /[^0-9a-f]/i.test(hex)) fail("E_USAGE", `custom TLV value "${text}" is not valid hex`);
+		if (hex.length % 2) fail("E_USAGE", `Custom TLV length is odd ("${text}")`);
+		if (/[^0-9a-f]/i.test(hex)) fail("E_USAGE", `custom TLV value "${text}" is not valid hex`);
 		return Buffer.from(hex, "hex");
 	}
 	return Buffer.from(text, "utf8");
 }
 
-function rejectHex(file: string): void {
-	if (/\.hex$/i.test(file)) fail("E_USAGE", `${file}: Intel HEX is not supported; give raw binary files (.bin)`);
+/** --custom-tlv then --custom-tlv-file, in the order imgtool adds them (main.py sign). */
+function customTlvs(args: ParsedArgs): { type: number; value: Uint8Array }[] {
+	return [
+		...args.all("custom-tlv").map(([tag, value]) => ({ type: parseInteger(tag, "custom TLV tag"), value: customTlvValue(value) })),
+		...args.all("custom-tlv-file").map(([tag, file]) => ({ type: parseInteger(tag, "custom TLV tag"), value: new Uint8Array(readInput(file, "custom TLV file")) })),
+	];
 }
 
 /** The SignOptions an argument list asks for; `defaults` fill what the user left out. */
@@ -97,7 +114,13 @@ function signOptions(args: ParsedArgs, defaults: Partial<SignOptions> = {}): Sig
 		encryptKeylen: Number(args.get("encrypt-keylen") ?? 128) as 128 | 256,
 		hmacSha: (args.get("hmac-sha") ?? "auto") as "auto" | "256" | "512",
 		clear: args.flag("clear"),
-		customTlvs: args.all("custom-tlv").map(([tag, value]) => ({ type: parseInteger(tag, "custom TLV tag"), value: customTlvValue(value) })),
+		customTlvs: customTlvs(args),
+		endian: (args.get("endian") ?? "little") as "little" | "big",
+		vid: args.get("vid"),
+		cid: args.get("cid"),
+		bootRecord: args.get("boot-record"),
+		saveEnctlv: args.flag("save-enctlv"),
+		compression: args.get("compression") === "lzma2" || args.get("compression") === "lzma2armthumb" ? args.get("compression") as "lzma2" : undefined,
 		sha: sha === undefined || sha === "auto" ? "auto" : (`sha${sha}` as "sha256"),
 		pure: args.flag("pure"),
 		padSig: args.flag("pad-sig"),
@@ -112,12 +135,41 @@ function signOptions(args: ParsedArgs, defaults: Partial<SignOptions> = {}): Sig
 	};
 }
 
-function signAndWrite(args: ParsedArgs, infile: string, outfile: string, defaults: Partial<SignOptions> = {}, input = readInput(infile, "input")): number {
-	rejectHex(infile);
-	rejectHex(outfile);
-	const result = buildImage(input, signOptions(args, defaults));
-	if ("vector" in result) writeOutput(outfile, result.vector);
-	else writeOutput(outfile, result.image);
+/** The input file: raw binary, or Intel HEX (image.py load: the bytes from its lowest address, gaps 0xff). */
+function readSignInput(infile: string): { data: Buffer; baseAddr?: number } {
+	const raw = readInput(infile, "input");
+	if (!isHexPath(infile)) return { data: raw };
+	return hexToBinary(parseIntelHex(raw.toString("latin1"), infile));
+}
+
+function signAndWrite(args: ParsedArgs, infile: string, outfile: string, defaults: Partial<SignOptions> = {}, given?: Buffer): number {
+	const { data, baseAddr: inputBase } = given ? { data: given, baseAddr: undefined } : readSignInput(infile);
+	const options = signOptions(args, defaults);
+	if (args.has("sig-out") && (!(options.key || options.fixSig) || options.vectorToSign))
+		fail("E_USAGE", "--sig-out needs a signed image (-k or --fix-sig, no --vector-to-sign)");
+	const result = buildImage(data, options);
+	if (isHexPath(outfile)) {
+		// image.py save: the unpadded image at its address; with --pad only the trailer's magic (and image_ok) are placed
+		let base = inputBase !== undefined && options.padHeader && inputBase ? inputBase - options.headerSize : inputBase;
+		if (args.has("hex-addr")) base = parseInteger(args.require("hex-addr"), "--hex-addr");
+		if (base === undefined) fail("E_USAGE", `${outfile}: Intel HEX output needs an address: give -x/--hex-addr or an Intel HEX input`);
+		const memory: HexMemory = new Map();
+		putBytes(memory, base, result.unpadded);
+		if (options.pad) {
+			const trailerEnd = base + options.slotSize;
+			// the compressed image is made without imgtool's `test` (main.py sign), so it places no image_ok
+			const test = args.flag("test") && !result.compressed;
+			if ((test || options.confirm) && !options.overwriteOnly) {
+				const maxAlign = options.maxAlign ?? Math.max(8, options.align ?? 1);
+				const flag = Buffer.alloc(maxAlign, options.erasedVal ?? 0xff);
+				if (options.confirm) flag[0] = 0x01;
+				putBytes(memory, trailerEnd - imageOkFromEnd(options), flag);
+			}
+			putBytes(memory, trailerEnd - 16, imgtoolBootMagic(options));
+		}
+		writeOutput(outfile, formatIntelHex(memory));
+	} else writeOutput(outfile, result.image);
+	if (args.has("sig-out")) writeOutput(args.require("sig-out"), Buffer.from(result.signature!).toString("base64"));
 	return 0;
 }
 
@@ -146,7 +198,7 @@ export const wrap: CommandSpec = {
 	name: "wrap",
 	summary: "Wrap a signed MCUboot image as the payload of a sealable release (the nested image for the mcuboot installer). The inner image is checked; version, security counter and header size default to the inner image's.",
 	usage: "wrap -k KEY -S N [-v VER] [-H N] [--inner-key KEY] [sign options] INNER OUTFILE",
-	options: [...SIGN_OPTIONS.filter((o) => !["sealable", "pad-header", "encrypt", "clear", "vector-to-sign", "fix-sig", "fix-sig-pubkey", "pad", "test", "confirm"].includes(o.long)),
+	options: [...SIGN_OPTIONS.filter((o) => !["sealable", "pad-header", "encrypt", "clear", "vector-to-sign", "fix-sig", "fix-sig-pubkey", "pad", "test", "confirm", "compression"].includes(o.long)),
 		{ long: "inner-key", metavar: "KEY", help: "check the inner image's signature with this key (default: -k)" }],
 	notes: `Example:
   sealdrop sign -k fw.pem -v 2.0.0 -H 0x200 --pad-header -S 0x60000 app.bin inner.bin
