@@ -6,18 +6,30 @@
  * uses (Zephyr secure storage over ZMS in the "storage" partition; MCUboot built with
  * CONFIG_BOOT_ECDSA_PSA and CONFIG_SECURE_STORAGE, boards/nucleo_l4a6zg/mcuboot.conf).
  *
- * Why not boot_enc_retrieve_private_key(): that hook (boot/bootutil/src/encrypted.c, with
- * MCUBOOT_ENC_BUILTIN_KEY) must return the private key's BYTES (PKCS#8) for MCUboot to parse,
- * and the device key cannot be exported. MCUboot's unwrap entry point is
- *     int boot_decrypt_key(const uint8_t *buf, uint8_t *enckey);
- * (bootutil/enc_key.h), which this file implements. On PSA builds (CONFIG_BOOT_ECDSA_PSA) MCUboot
- * defines its own in encrypted_psa.c, unconditionally, reading a key built into the bootloader
- * (bootutil_enc_key): the build needs a small MCUboot patch guarding that definition (and its
- * bootutil_enc_key reference) with SEALDROP_ENC_KEY_HOOK, and this file added as an extra Zephyr
- * module. MCUBOOT_USE_CUSTOM_CRYPTO does not fit: it removes all of encrypted.c and asks for a
- * whole crypto layer. Everything else of encrypted.c (AES-CTR over the slot, key slots in the
- * trailer) stays MCUboot's. Built and tested on Linux against mbedTLS's PSA only
- * (test/unit/mcuboot-key-hook.test.ts); the patch and the MCUboot build are not done.
+ * How it gets into MCUboot without patching it (checked against MCUboot v2.4.0 and main 2d4bacc3):
+ * - MCUboot unwraps an image's key in one function, `int boot_decrypt_key(const uint8_t *buf,
+ *   uint8_t *enckey)` (boot/bootutil/include/bootutil/enc_key.h). On PSA builds it is defined in
+ *   boot/bootutil/src/encrypted_psa.c (boot_decrypt_key), unconditionally, with a private key
+ *   built into the bootloader (bootutil_enc_key, boot/zephyr/keys.c, from
+ *   CONFIG_BOOT_ENCRYPTION_KEY_FILE). encrypted.c's own definition is compiled out there
+ *   (its `#if !defined(CONFIG_BOOT_ED25519_PSA) && !defined(CONFIG_BOOT_ECDSA_PSA)`).
+ * - It is called from two other translation units only: boot/bootutil/src/encrypted.c
+ *   (boot_enc_load: the ENC TLV of the image being swapped in) and boot/bootutil/src/bootutil_misc.c
+ *   (boot_read_enc_key: the ENC TLV saved in the trailer, MCUBOOT_SWAP_SAVE_ENCTLV, when a swap
+ *   resumes after a reset). encrypted_psa.c never calls it.
+ * - So GNU ld's `--wrap=boot_decrypt_key` sends both calls here, to __wrap_boot_decrypt_key
+ *   (--wrap rewrites undefined references, i.e. calls from other object files; a call inside
+ *   encrypted_psa.c would have kept MCUboot's). MCUboot's own definition is then referenced by
+ *   nothing, and the linker's --gc-sections (Zephyr links with -ffunction-sections and
+ *   --gc-sections) drops it together with bootutil_enc_key, so no key is built in
+ *   (CONFIG_BOOT_ENCRYPTION_KEY_FILE=""). CMakeLists.txt beside this file adds the option.
+ * - The other ways in do not fit: boot_enc_retrieve_private_key() (encrypted.c, with
+ *   MCUBOOT_ENC_BUILTIN_KEY) is not used by encrypted_psa.c at all and must return the private
+ *   key's BYTES for MCUboot to parse, and the device key cannot be exported;
+ *   MCUBOOT_USE_CUSTOM_CRYPTO (main) removes all of encrypted.c and asks for a whole crypto layer.
+ * Everything else of the encryption (AES-CTR over the slot, the ENC TLV kept in the trailer)
+ * stays MCUboot's. Proven by linking MCUboot v2.4.0's real bootutil this way on Linux
+ * (boards/zephyr-mcuboot/README.md; recorded in test/vectors/mcuboot-bootutil/).
  *
  * Key rotation (modules/keys/rotation.ts): between `rotate` and the confirmation of an image
  * sealed for the new key, two device keys exist (the locked one and the new one, in two of the
@@ -36,7 +48,16 @@
 #define SEALDROP_DEVICE_KEY_SLOTS 4
 #define EC_POINT 65
 #define TAG 32
-#define AES_KEY 16 /* AES-128: CONFIG_BOOT_ENCRYPT_ALG_AES_128 */
+/* The AES key size MCUboot decrypts with (BOOT_ENC_KEY_SIZE, enc_key_public.h): AES-128 unless
+   CONFIG_BOOT_ENCRYPT_ALG_AES_256 (Zephyr's autoconf.h is in every translation unit). */
+#if defined(CONFIG_BOOT_ENCRYPT_ALG_AES_256) || defined(MCUBOOT_AES_256)
+#define AES_KEY 32
+#else
+#define AES_KEY 16
+#endif
+#if defined(CONFIG_BOOT_ENCRYPT_X25519) || defined(CONFIG_BOOT_HMAC_SHA512)
+#error "the Sealdrop key hook opens ENC_EC256 TLVs (P-256 device key, HKDF/HMAC-SHA256) only"
+#endif
 #define OKM (AES_KEY + 32)
 #define INFO "MCUBoot_ECIES_v1"
 
@@ -98,8 +119,14 @@ static int openWrapped(const uint8_t okm[OKM], const uint8_t* tag, const uint8_t
 	return result;
 }
 
-/* buf: the ENC_EC256 TLV's value (ephemeral point, tag, wrapped key); enckey: AES_KEY bytes out. */
-int boot_decrypt_key(const uint8_t* buf, uint8_t* enckey)
+int __wrap_boot_decrypt_key(const uint8_t* buf, uint8_t* enckey);
+
+/*
+ * MCUboot's boot_decrypt_key, reached through `--wrap=boot_decrypt_key` (above).
+ * buf: the ENC_EC256 TLV's value (ephemeral point, tag, wrapped key); enckey: AES_KEY bytes out.
+ * 0 when a device key opened it, -1 otherwise (MCUboot then refuses the image).
+ */
+int __wrap_boot_decrypt_key(const uint8_t* buf, uint8_t* enckey)
 {
 	uint8_t okm[OKM];
 	if (PSA_SUCCESS != psa_crypto_init())

@@ -4,7 +4,10 @@
  * it unwraps a sealed image's ENC_EC256 TLV with the device key a simulated device made and keeps
  * in its PSA storage, then decrypts the body's first block. A device's own key opens its image
  * (the plaintext is the inner MCUboot image's header), another device's key does not.
- * This checks the hook's crypto and key lookup, not its integration into an MCUboot build.
+ * The harness calls boot_decrypt_key as MCUboot's encrypted.c and bootutil_misc.c do, and is
+ * linked with `-Wl,--wrap=boot_decrypt_key`, the way boards/zephyr-mcuboot/CMakeLists.txt links the
+ * hook into MCUboot. This checks the hook's crypto, key lookup and linking; its run inside real
+ * MCUboot bootutil is recorded in test/vectors/mcuboot-bootutil (mcuboot-bootutil-vectors.test.ts).
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -21,7 +24,7 @@ test("the hook opens an image sealed for the device with the device's stored key
 	const harness = work.file("harness");
 	const cc = spawnSync("cc", ["-O1", "-Wall", "-Werror", "-o", harness,
 		path.join(repoRoot, "test", "fixtures", "mcuboot-key-hook", "harness.c"),
-		path.join(repoRoot, "boards", "zephyr-mcuboot", "sealdrop-enc-key-hook.c"), "-lmbedcrypto"], { encoding: "utf8" });
+		path.join(repoRoot, "boards", "zephyr-mcuboot", "sealdrop-enc-key-hook.c"), "-Wl,--wrap=boot_decrypt_key", "-lmbedcrypto"], { encoding: "utf8" });
 	assert.equal(cc.status, 0, cc.stderr);
 	fs.writeFileSync(work.file("app.bin"), Buffer.alloc(5000, 0x42));
 	ok("keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
