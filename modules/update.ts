@@ -5,5 +5,6 @@
 export * from "./update/agent.js";
 export * from "./update/board.js";
 export { maxImageSize, readSlotTrailer, setConfirmed, setPending } from "./update/bootutil.js";
-export { checkSignature, sha256 } from "./update/signature.js";
+export { sha256 } from "./base/hash.js";
+export { checkSignature } from "./image/signature.js";
 export { hashImage, readImageLayout, readSlotImage, type SlotImage, type SlotReader } from "./update/slot-image.js";

@@ -3,7 +3,7 @@
  * any check), boot_check_header_valid, the TLV areas (tlv.c), the image hash over the plaintext
  * (bootutil_img_hash.c, decrypting the body of an encrypted secondary slot on the fly),
  * bootutil_img_validate (image_validate.c) with the trusted-signer rules of
- * sealdrop/update/signature, and the ENC TLV → AES key step of encrypted.c (boot_enc_load),
+ * sealdrop/image/signature, and the ENC TLV → AES key step of encrypted.c (boot_enc_load),
  * which here happens inside the native DeviceKey so no AES key is ever a JS value.
  */
 import type AesCtr from "sealdrop/native/aes-ctr";
@@ -12,7 +12,7 @@ import {
 	decodeVersion, equalBytes, fail, ImageFlag, IMAGE_MAGIC, SealdropError, TlvType, u16, u32,
 	type ErrorCode, type ImageHeader, type ImageLayout, type ImageVersion,
 } from "sealdrop/image";
-import { checkSignature, type TrustAnchor } from "sealdrop/update/signature";
+import { checkSignature, type TrustAnchor } from "sealdrop/image/signature";
 import { hashImage, readImageLayout as sharedReadImageLayout } from "sealdrop/update/slot-image";
 import { COPY_CHUNK, type Area } from "./mcuboot-flash.js";
 

@@ -12,7 +12,7 @@
  * CONFIG_BOOT_UPGRADE_ONLY sets).
  */
 import { compareVersions, fail, ImageFlag, IMAGE_MAGIC, securityCounter, SwapType, swapTypeFor, readTrailer, type ErrorCode } from "sealdrop/image";
-import type { TrustAnchor } from "sealdrop/update/signature";
+import type { TrustAnchor } from "sealdrop/image/signature";
 import {
 	Area, COPY_CHUNK, eraseRegion, hasGoodMagic, readEncTlv, readStatusBytes, readSwapInfoByte, readSwapSize, readSwapState,
 	scrambleSlot, scrambleTrailerSectors, scratchTrailerSz, Trailer, trailerSz, writeCopyDone, writeEncTlvs, writeImageOk,

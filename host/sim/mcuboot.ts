@@ -24,7 +24,7 @@
  *   never is a JS value, so where MCUboot saves the plain key in the trailer this model follows
  *   MCUBOOT_SWAP_SAVE_ENCTLV: it saves the ENC TLV and unwraps it again on resume.
  * - MCUBOOT_DOWNGRADE_PREVENTION with _SECURITY_COUNTER (options.downgradePrevention).
- * - SHA-256 image hashes; signatures checked by sealdrop/update/signature against `trust`.
+ * - SHA-256 image hashes; signatures checked by sealdrop/image/signature against `trust`.
  * - MCUBOOT_VALIDATE_PRIMARY_SLOT; several image numbers (dependencies, a shared scratch area).
  * Where MCUboot would assert or panic, mcubootBoot throws a SealdropError E_STATE; a flash
  * failure is E_FLASH. A power cut (SEALDROP_FLASH_CUT on the Linux host) just ends the process,
@@ -38,7 +38,7 @@
 import DeviceKey from "sealdrop/native/device-key";
 import { compareVersions, dependencies, fail, formatVersion, SwapType, toHex, type ErrorCode } from "sealdrop/image";
 import { DEFAULT_MAX_IMG_SECTORS, type BoardConfig } from "sealdrop/update/board";
-import type { TrustAnchor } from "sealdrop/update/signature";
+import type { TrustAnchor } from "sealdrop/image/signature";
 import { Area, readSwapState } from "./mcuboot-flash.js";
 import { encryptionBuild, readImageLayout, type EncryptionBuild } from "./mcuboot-image.js";
 import { ImageBoot, isReset, isUpgrade, resetStatus, SLOT_PRIMARY, SLOT_SECONDARY, type LoaderConfig } from "./mcuboot-swap.js";

@@ -2,8 +2,8 @@
  * struct image_header: 32 packed little-endian bytes at the start of every image
  * (MCUboot image.h:166-176; imgtool packs it as '<IIHHIIBBHII').
  */
-import { fail } from "./errors.js";
-import { putU16, putU32, u16, u32 } from "./bytes.js";
+import { fail } from "sealdrop/base/errors";
+import { putU16, putU32, u16, u32 } from "sealdrop/base/bytes";
 import { decodeVersion, encodeVersion, type ImageVersion } from "./version.js";
 
 export const IMAGE_MAGIC = 0x96f3b83d;

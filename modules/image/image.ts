@@ -1,6 +1,6 @@
 /** A whole image's structure, read through the streaming parser so both paths agree. */
-import { fail } from "./errors.js";
-import { u32 } from "./bytes.js";
+import { fail } from "sealdrop/base/errors";
+import { u32 } from "sealdrop/base/bytes";
 import type { ImageHeader } from "./header.js";
 import { ImageStreamParser, type StreamParserOptions } from "./stream.js";
 import { decodeDependency, ENC_TLV_TYPES, HASH_TLVS, TlvType, type Dependency, type Tlv } from "./tlv.js";

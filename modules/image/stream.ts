@@ -7,8 +7,8 @@
  *
  * What gets hashed (reference §B.1) is every `data` event of region header, body and protected.
  */
-import { fail } from "./errors.js";
-import { concatBytes, u16 } from "./bytes.js";
+import { fail } from "sealdrop/base/errors";
+import { concatBytes, u16 } from "sealdrop/base/bytes";
 import { IMAGE_HEADER_SIZE, parseHeader, type ImageHeader } from "./header.js";
 import { parseTlvArea, TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC, type Tlv } from "./tlv.js";
 

@@ -6,8 +6,8 @@
  *
  * `tot` includes the 4-byte info header; TLVs are {u16 type, u16 len, value[len]} back to back.
  */
-import { fail } from "./errors.js";
-import { concatBytes, latin1, putU16, toHex, u16, u32 } from "./bytes.js";
+import { fail } from "sealdrop/base/errors";
+import { concatBytes, latin1, putU16, toHex, u16, u32 } from "sealdrop/base/bytes";
 import { decodeVersion, encodeVersion, formatVersion, type ImageVersion } from "./version.js";
 
 export const TLV_INFO_MAGIC = 0x6907;

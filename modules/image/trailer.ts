@@ -2,8 +2,8 @@
  * The image trailer at the end of a slot (MCUboot bootutil_misc.h:28-64, bootutil_public.c,
  * bootutil_area.c:45-94; reference §D). Offsets are from the start of the slot.
  */
-import { fail } from "./errors.js";
-import { alignDown, alignUp, equalBytes } from "./bytes.js";
+import { fail } from "sealdrop/base/errors";
+import { alignDown, alignUp, equalBytes } from "sealdrop/base/bytes";
 
 /** The magic when BOOT_MAX_ALIGN is 8 (bootutil_public.c:60-79). */
 const MAGIC_ALIGN8 = Uint8Array.of(0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2, 0xef, 0x7f, 0x35, 0x52, 0x50, 0x0f, 0x2c, 0xb6, 0x79, 0x80);

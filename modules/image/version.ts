@@ -2,7 +2,7 @@
  * Image versions `maj.min.rev+build` (struct image_version, image.h:149-154; imgtool version.py).
  * Later parts are optional and default to 0; no leading zeros, as imgtool's regular expression.
  */
-import { fail } from "./errors.js";
+import { fail } from "sealdrop/base/errors";
 
 export interface ImageVersion {
 	major: number;    // u8

@@ -17,7 +17,7 @@
 import DeviceKey from "sealdrop/native/device-key";
 import { fill as fillEntropy } from "sealdrop/native/entropy";
 import { equalBytes, fail, nativeError } from "sealdrop/image";
-import { sha256 } from "sealdrop/update";
+import { sha256 } from "sealdrop/base/hash";
 import { spkiDer, type DeviceKeyKind } from "./encoding.js";
 import { KeyStore, type Lock, type ProvisionMode } from "./store.js";
 

@@ -16,7 +16,9 @@
  */
 import DeviceKey from "sealdrop/native/device-key";
 import { equalBytes, fail, parseTlvArea } from "sealdrop/image";
-import { checkSignature, sha256, type DeviceKeys, type TrustAnchor } from "sealdrop/update";
+import { sha256 } from "sealdrop/base/hash";
+import { checkSignature, type TrustAnchor } from "sealdrop/image/signature";
+import type { DeviceKeys } from "sealdrop/update";
 import type { DeviceKeyKind } from "./encoding.js";
 import { clock, generateKey, keyFingerprint } from "./provision.js";
 import { encodeRotationAnswer, parseRotationRequest, POINT_LENGTH } from "./rotation-format.js";

@@ -12,7 +12,7 @@
  * log changes blocks.
  */
 import { equalBytes, putU32, u32 } from "sealdrop/image";
-import { RecordLog, type LogRecord } from "sealdrop/update/record-log";
+import { RecordLog, type LogRecord } from "sealdrop/base/record-log";
 import type { DeviceKeyKind } from "./encoding.js";
 
 const LOCK = 0x20;

@@ -41,13 +41,13 @@ import type { BoardConfig } from "./board.js";
 import { maxImageSize, readSlotTrailer, setConfirmed, setPending, trailerFirstBlock } from "./bootutil.js";
 import { SecurityCounters } from "./counters.js";
 import { CHAIN_BYTES, Journal, sameSession, type PendingMode, type SessionRecord } from "./journal.js";
-import { checkSignature, type TrustAnchor } from "./signature.js";
+import { checkSignature, type TrustAnchor } from "sealdrop/image/signature";
 import { hashImage, readSlotImage, type SlotImage } from "./slot-image.js";
 import { SlotWriter } from "./slot-writer.js";
 import { checkEspAppPartition, EspAppImageCheck, OtaData, OtaImgState } from "./esp-idf.js";
 
 export type { PendingMode } from "./journal.js";
-export type { TrustAnchor } from "./signature.js";
+export type { TrustAnchor } from "sealdrop/image/signature";
 
 /** Where an update stands (in the spirit of PSA Firmware Update's states). */
 export type UpdateState = "idle" | "receiving" | "verifying" | "ready" | "pending-test" | "pending-permanent" | "failed";

@@ -5,7 +5,7 @@
  * torn record or a power cut can never lower it.
  */
 import { putU32, u32 } from "sealdrop/image";
-import { RecordLog, type LogRecord } from "./record-log.js";
+import { RecordLog, type LogRecord } from "sealdrop/base/record-log";
 
 const COUNTER = 0x10;
 

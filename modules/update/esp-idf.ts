@@ -21,7 +21,7 @@
 import Flash from "sealdrop/native/flash";
 import Sha256 from "sealdrop/native/sha256";
 import { alignUp, equalBytes, fail, putU32, SealdropError, u16, u32 } from "sealdrop/image";
-import { crc32 } from "./crc32.js";
+import { crc32 } from "sealdrop/base/crc32";
 
 // ---------------------------------------------------------------------------------------------
 // App image (esp_app_format.h, esp_app_desc.h, esp_image_format.c)

@@ -14,7 +14,7 @@
  * A new session resets the log; only the current session's records are live.
  */
 import { equalBytes, fail, putU16, putU32, u16, u32 } from "sealdrop/image";
-import { RecordLog, type LogRecord } from "./record-log.js";
+import { RecordLog, type LogRecord } from "sealdrop/base/record-log";
 
 const SESSION = 1;
 const BLOCK = 2;

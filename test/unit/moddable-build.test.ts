@@ -69,7 +69,7 @@ test("xslResolve follows xsl: .js dropped, relative to the module's name", () =>
 	assert.equal(xslResolve("../header.js", "sealdrop/transport/smp/ble/server"), "sealdrop/transport/smp/header");
 	assert.equal(xslResolve("./app.js", "main"), "app");
 	assert.equal(xslResolve("../x.js", "main"), undefined);
-	assert.equal(xslResolve("@noble/hashes/sha2.js", "sealdrop/update/signature"), "@noble/hashes/sha2");
+	assert.equal(xslResolve("@noble/hashes/sha2.js", "sealdrop/image/signature"), "@noble/hashes/sha2");
 	assert.equal(xslResolve("text/decoder", "sealdrop/app/web-globals"), "text/decoder");
 });
 
@@ -142,7 +142,7 @@ test("errors can be made with the built-ins frozen, as xsl freezes them when it 
 	// xs/tools/xsl.c fxFreezeBuiltIns freezes Error.prototype among others: assigning `this.name` on an
 	// error then throws (the override mistake). SDK 8.2.3's Linux build answered an upload with
 	// "set name: not writable" whenever the agent refused something.
-	const errors = path.join(repoRoot, "build", "js", "modules", "image", "errors.js");
+	const errors = path.join(repoRoot, "build", "js", "modules", "base", "errors.js");
 	const program = `for (const p of [Error.prototype, Object.prototype, Function.prototype, Array.prototype]) Object.freeze(p);
 const { SealdropError } = await import(${JSON.stringify(errors)});
 const e = new SealdropError("E_RANGE", "x");

@@ -1,5 +1,5 @@
 /**
- * One record log shared by its owners (modules/update/record-log.ts), as on a board with too few
+ * One record log shared by its owners (modules/base/record-log.ts), as on a board with too few
  * erase blocks for a log each (STM32F4DISCOVERY): the resume journal, the security counters and
  * the device key's records in one partition. Each owner reads back exactly its records after
  * the log has moved to fresh blocks many times, whichever owner's append moved it and whether
@@ -9,7 +9,7 @@ import Flash from "sealdrop/native/flash";
 import { KeyStore, type Lock } from "sealdrop/keys/store";
 import { SecurityCounters } from "sealdrop/update/counters";
 import { Journal, type SessionRecord } from "sealdrop/update/journal";
-import { RecordLog } from "sealdrop/update/record-log";
+import { RecordLog } from "sealdrop/base/record-log";
 import { bytesEqual, equal, test, throws } from "../harness.js";
 
 const LOG = "scratch";

@@ -8,9 +8,11 @@
  * ECDSA P-256 and RSA-PSS run in C (sealdrop/native/verify); Ed25519 through @noble/curves, on
  * public data only (mbedTLS has no Ed25519).
  */
-import Sha256 from "sealdrop/native/sha256";
 import * as Verify from "sealdrop/native/verify";
-import { equalBytes, fail, TlvType, toHex, type Tlv } from "sealdrop/image";
+import { equalBytes, toHex } from "sealdrop/base/bytes";
+import { fail } from "sealdrop/base/errors";
+import { sha256 } from "sealdrop/base/hash";
+import { TlvType, type Tlv } from "./tlv.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 
 /**
@@ -26,17 +28,6 @@ export interface SignatureCheck {
 	type: number;
 	/** SHA-256 of the signer's key bytes (what a KEYHASH TLV holds). */
 	keyHash: Uint8Array;
-}
-
-/** SHA-256 of `bytes` in one call (native). */
-export function sha256(bytes: Uint8Array): Uint8Array {
-	const hash = new Sha256();
-	try {
-		hash.update(bytes);
-		return new Uint8Array(hash.digest());
-	} finally {
-		hash.close();
-	}
 }
 
 /** An Ed25519 SubjectPublicKeyInfo is this 12-byte prefix and the 32-byte key (RFC 8410 §4). */

@@ -20,8 +20,9 @@
  * its header (type 0) holding a 32-bit generation; the block with the highest is active.
  */
 import Flash from "sealdrop/native/flash";
-import { alignUp, fail, putU16, putU32, u16, u32 } from "sealdrop/image";
+import { alignUp, putU16, putU32, u16, u32 } from "./bytes.js";
 import { crc32 } from "./crc32.js";
+import { fail } from "./errors.js";
 
 const MAGIC = 0x5253; // "SR" little-endian
 const HEADER = 6;
