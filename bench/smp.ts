@@ -23,6 +23,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SmpClient } from "../host/smp/client.js";
 import { udpLink } from "../host/smp/links.js";
+import { processCpuMs, processTree, ratio, selfCpuMs } from "./cpu.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1500);
@@ -50,7 +51,7 @@ function prepare(): Buffer {
 }
 
 /** Starts `sim serve` on a free UDP port; resolves with its address and a stop(). */
-function serve(): Promise<{ address: string; stop: () => Promise<void> }> {
+function serve(): Promise<{ address: string; pid: number; stop: () => Promise<void> }> {
 	const child = spawn(process.execPath, [path.join(root, "bin", "sealdrop.js"), "sim", "serve", "--dir", file("dev"), "--udp", "127.0.0.1:0", "--buf-size", String(BUF_SIZE), "-f", "json"], { stdio: ["ignore", "pipe", "inherit"] });
 	return new Promise((resolve, reject) => {
 		let out = "";
@@ -61,14 +62,22 @@ function serve(): Promise<{ address: string; stop: () => Promise<void> }> {
 			child.stdout.off("data", onData);
 			child.stdout.resume();
 			const stop = () => new Promise<void>((done) => { child.removeAllListeners("close"); child.once("close", () => done()); child.kill("SIGTERM"); });
-			resolve({ address: (JSON.parse(out.slice(0, nl)) as { udp: string }).udp, stop });
+			resolve({ address: (JSON.parse(out.slice(0, nl)) as { udp: string }).udp, pid: child.pid!, stop });
 		};
 		child.stdout.on("data", onData);
 		child.once("close", (status) => reject(new Error(`sim serve ended (exit ${status})`)));
 	});
 }
 
-interface Speed { chunk: number; requests: number; uploadsPerSecond: number }
+/** Uploads per second of wall time, and CPU milliseconds per upload of each process. */
+interface Speed { chunk: number; requests: number; uploadsPerSecond: number; cpuMsPerUpload: { client: number; relay: number; device: number } }
+
+/** CPU milliseconds of the client (this process), the relay (`sim serve`) and the device program under it (XS). */
+function cpuNow(relay: number): { client: number; relay: number; device: number } {
+	const tree = processTree(relay);
+	const device = tree.slice(1).reduce((n, pid) => n + (processCpuMs(pid) ?? 0), 0);
+	return { client: selfCpuMs(), relay: processCpuMs(relay) ?? NaN, device };
+}
 
 async function overSmp(sealed: Buffer): Promise<Speed[]> {
 	const server = await serve();
@@ -80,13 +89,17 @@ async function overSmp(sealed: Buffer): Promise<Speed[]> {
 			const requests = await upload(); // warm up
 			let uploads = 0;
 			const start = performance.now();
+			const cpuStart = cpuNow(server.pid);
 			let elapsed = 0;
-			while (elapsed < MIN_MS || uploads < 2) {
+			// the device's CPU is read at 10 ms resolution: run until it spent MIN_MS too
+			while (elapsed < MIN_MS || uploads < 2 || cpuNow(server.pid).device - cpuStart.device < MIN_MS) {
 				await upload();
 				uploads++;
 				elapsed = performance.now() - start;
 			}
-			results.push({ chunk, requests, uploadsPerSecond: uploads / (elapsed / 1000) });
+			const cpuEnd = cpuNow(server.pid);
+			const per = (k: "client" | "relay" | "device") => +((cpuEnd[k] - cpuStart[k]) / uploads).toFixed(3);
+			results.push({ chunk, requests, uploadsPerSecond: uploads / (elapsed / 1000), cpuMsPerUpload: { client: per("client"), relay: per("relay"), device: per("device") } });
 		}
 		return results;
 	} finally {
@@ -95,37 +108,59 @@ async function overSmp(sealed: Buffer): Promise<Speed[]> {
 	}
 }
 
-function direct(sealed: Buffer): { chunk: number; writes: number; installsPerSecond: number }[] {
+interface Direct { chunk: number; writes: number; installsPerSecond: number; installsPerCpuSecond: number }
+
+function direct(sealed: Buffer): Direct[] {
 	const dev = file("dev");
 	const sha = crypto.createHash("sha256").update(sealed).digest("hex");
 	const out = execFileSync(path.join(root, "build", "xs", "release", "sealdrop-xs"),
 		["--state", path.join(dev, "state"), path.join(root, "build", "js", "bench", "xs", "smp.js"), path.join(dev, "device.json"), file("sealed.bin"), sha, String(MIN_MS), ...CHUNKS.map(String)],
 		{ env: { ...process.env, SEALDROP_LAYOUT: path.join(dev, "layout.json"), SEALDROP_FLASH: path.join(dev, "flash.bin"), SEALDROP_FLASH_CUT: "", SEALDROP_FLASH_FAIL_AT: "" }, stdio: ["ignore", "pipe", "inherit"] });
-	return (JSON.parse(out.toString().trim().split("\n").pop()!) as { results: { chunk: number; writes: number; installsPerSecond: number }[] }).results;
+	return (JSON.parse(out.toString().trim().split("\n").pop()!) as { results: Direct[] }).results;
 }
 
+/** bench/xs/framing.ts: the serial framing on XS, µs per packet byte by CPU and wall. */
+function framingOnXs(): unknown {
+	const out = execFileSync(path.join(root, "build", "xs", "release", "sealdrop-xs"), [path.join(root, "build", "js", "bench", "xs", "framing.js"), String(MIN_MS), "128", "2048"], { stdio: ["ignore", "pipe", "inherit"] });
+	return JSON.parse(out.toString().trim().split("\n").pop()!);
+}
+
+let framing: unknown;
 try {
+	framing = framingOnXs();
 	const sealed = prepare();
 	const smp = await overSmp(sealed);
 	const xs = direct(sealed); // after the simulator stopped: one device process per flash file
 	const kBps = (perSecond: number) => +((perSecond * sealed.length) / 1000).toFixed(1);
 	const results = CHUNKS.map((chunk, i) => {
 		const s = smp[i], d = xs[i];
+		const directCpuMs = 1000 / d.installsPerCpuSecond;
+		const c = s.cpuMsPerUpload;
+		const allCpuMs = c.client + c.relay + c.device;
 		return {
 			chunkBytes: chunk,
 			requestsPerUpload: s.requests,
+			cpuMsPerUpload: { ...c, all: +allCpuMs.toFixed(3), direct: +directCpuMs.toFixed(3) },
+			deviceCpuUsPerByte: { smp: +((c.device * 1000) / sealed.length).toFixed(4), direct: +((directCpuMs * 1000) / sealed.length).toFixed(4) },
 			smpKBps: kBps(s.uploadsPerSecond),
 			directKBps: kBps(d.installsPerSecond),
-			ratio: +(s.uploadsPerSecond / d.installsPerSecond).toFixed(3),
-			perChunkOverheadUs: +(((1 / s.uploadsPerSecond - 1 / d.installsPerSecond) / s.requests) * 1e6).toFixed(1),
+			ratio: {
+				// direct CPU time ÷ SMP CPU time for the same bytes: 1 when the protocol costs nothing
+				allProcessesByCpu: ratio(directCpuMs, allCpuMs), goalAllProcessesByCpu: 0.7,
+				deviceByCpu: ratio(directCpuMs, c.device), goalDeviceByCpu: 0.5,
+				byWall: ratio(s.uploadsPerSecond, d.installsPerSecond),
+			},
+			perChunkOverheadUs: { deviceCpu: +(((c.device - directCpuMs) / s.requests) * 1000).toFixed(1), wall: +(((1 / s.uploadsPerSecond - 1 / d.installsPerSecond) / s.requests) * 1e6).toFixed(1) },
 		};
 	});
 	process.stdout.write(JSON.stringify({
 		cpu: os.cpus()[0]?.model, cores: os.cpus().length,
 		imageBytes: sealed.length, board: "sim (mcuboot installer: the sealed image's inner image decrypted into the secondary slot)",
-		transport: `UDP loopback to sim serve, buf_size ${BUF_SIZE}, SMP v2, one request in flight`,
+		transport: `UDP loopback to sim serve, buf_size ${BUF_SIZE}, SMP v2`,
 		minMilliseconds: MIN_MS,
+		ratioRule: "direct ÷ SMP, CPU time for the same image (all processes: client, relay and device; device: the XS program alone), wall beside; goals 0.7 (all) and 0.5 (device: its CPU per byte ≤ 2× the direct install's)",
 		results,
+		serialFraming: framing,
 	}, null, 2) + "\n");
 } finally {
 	fs.rmSync(work, { recursive: true, force: true });

@@ -6,7 +6,7 @@
  * host/sim/device.ts opens it for `sim serve`), fed IMAGE through the agent API in CHUNK-byte
  * pieces, the way the SMP image group drives it: begin() with the upload's sha as session id and
  * nothing marked pending, write() wherever the returned offset points, finish(). For each chunk
- * size, installs per second (one to warm up, then until MIN-MS). Prints one JSON object.
+ * size, installs per second of wall and of CPU time (one to warm up, then until MIN-MS of each). Prints one JSON object.
  *
  * The image stands for the transport: it is read into the heap first; each write() gets a fresh
  * view of it, as each SMP request gets a fresh byte string from the CBOR decoder.
@@ -15,7 +15,8 @@ import { fromHex } from "sealdrop/image";
 import { DeviceKeyRing } from "sealdrop/keys";
 import { parseBoardConfig, UpdateAgent } from "sealdrop/update";
 import { argv, exit, now, readFile } from "sealdrop/xs-host";
-import { rate } from "../rate.js";
+import { measure } from "../rate.js";
+import { cpuMs } from "./cpu.js";
 
 const [, configPath, imagePath, shaHex, minText, ...chunkTexts] = argv;
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -45,7 +46,8 @@ function install(chunk: number): number {
 
 const results = chunkTexts.map(Number).map((chunk) => {
 	const writes = install(chunk);
-	return { chunk, writes, installsPerSecond: rate(() => install(chunk), Number(minText), now) };
+	const m = measure(() => install(chunk), Number(minText), now, cpuMs);
+	return { chunk, writes, installsPerSecond: m.perSecond, installsPerCpuSecond: m.perCpuSecond };
 });
 agent.close();
 console.log(JSON.stringify({ imageBytes: image.length, results }));

@@ -3,85 +3,148 @@
  * in base64, split into lines of at most 127 bytes: the first marked 0x06 0x09, the rest
  * 0x04 0x14, each ended by `\n`. The CRC is CRC-16/XMODEM over the packet. Lines without a
  * marker are console text and ignored; a bad CRC or length drops the packet silently (§11.7).
+ *
+ * The bulk work (base64 and the CRC) runs in C on XS (sealdrop/native/serial-framing,
+ * native/serial-framing.c), on (buffer, offset, length) ranges so the decoder reads each line
+ * where it arrived and decodes it straight into its one frame buffer; elsewhere (Node: the host's
+ * links, the simulator's relay, tests) the same functions run in JavaScript (jsFraming).
  */
+import * as nativeFraming from "sealdrop/native/serial-framing";
 
 /** Zephyr's MCUMGR_SERIAL_MAX_FRAME: a line with its marker and newline. */
 export const SERIAL_MAX_LINE = 127;
 /** Base64 characters per line: 127 − 2 (marker) − 1 (newline), rounded down to whole groups. */
 const BASE64_PER_LINE = 124;
-const FIRST = [0x06, 0x09];
-const NEXT = [0x04, 0x14];
+/** The bytes those characters hold: lines split the frame's bytes at whole base64 groups. */
+const BYTES_PER_LINE = (BASE64_PER_LINE / 4) * 3;
+const FIRST_0 = 0x06, FIRST_1 = 0x09;
+const NEXT_0 = 0x04, NEXT_1 = 0x14;
+const NEWLINE = 0x0a;
 
-/** CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final XOR; crc("123456789") = 0x31c3. */
-export function crc16Xmodem(bytes: Uint8Array, crc = 0): number {
-	for (const byte of bytes) {
-		crc ^= byte << 8;
-		for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-	}
-	return crc;
+/** The framing's bulk work on ranges of the caller's buffers, as native/serial-framing.d.ts has it. */
+export interface FramingCodec {
+	/** The index of the first `byte` in the range, or -1. */
+	find(bytes: Uint8Array, offset: number, length: number, byte: number): number;
+	crc16(bytes: Uint8Array, offset: number, length: number, crc: number): number;
+	base64Encode(bytes: Uint8Array, offset: number, length: number, output: Uint8Array, outputOffset: number): number;
+	/** Bytes written; -1 when the text is not base64, -2 when they do not fit. */
+	base64Decode(text: Uint8Array, offset: number, length: number, output: Uint8Array, outputOffset: number): number;
 }
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const VALUES = new Int16Array(128).fill(-1);
-for (let i = 0; i < 64; i++) VALUES[ALPHABET.charCodeAt(i)] = i;
+const CODES = new Uint8Array(64).map((_, i) => ALPHABET.charCodeAt(i));
+const VALUES = new Int16Array(256).fill(-1);
+for (let i = 0; i < 64; i++) VALUES[CODES[i]] = i;
+const PAD = 0x3d;
+
+/** The codec in JavaScript: what runs where the native module does not (Node). */
+export const jsFraming: FramingCodec = {
+	find(bytes, offset, length, byte) {
+		for (let i = offset; i < offset + length; i++) if (bytes[i] === byte) return i;
+		return -1;
+	},
+	/** CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final XOR; crc("123456789") = 0x31c3. */
+	crc16(bytes, offset, length, crc) {
+		for (let i = offset; i < offset + length; i++) {
+			crc ^= bytes[i] << 8;
+			for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+		}
+		return crc;
+	},
+	base64Encode(bytes, offset, length, output, outputOffset) {
+		let o = outputOffset;
+		const end = offset + length;
+		for (let i = offset; i < end; i += 3) {
+			const n = (bytes[i] << 16) | (i + 1 < end ? bytes[i + 1] << 8 : 0) | (i + 2 < end ? bytes[i + 2] : 0);
+			output[o++] = CODES[n >> 18];
+			output[o++] = CODES[(n >> 12) & 63];
+			output[o++] = i + 1 < end ? CODES[(n >> 6) & 63] : PAD;
+			output[o++] = i + 2 < end ? CODES[n & 63] : PAD;
+		}
+		return o - outputOffset;
+	},
+	base64Decode(text, offset, length, output, outputOffset) {
+		let end = offset + length;
+		while (end > offset && offset + length - end < 3 && text[end - 1] === PAD) end--;
+		const chars = end - offset;
+		if (offset + length - end > 2 || chars % 4 === 1) return -1;
+		for (let i = offset; i < end; i++) if (VALUES[text[i]] < 0) return -1;
+		if (Math.floor((chars * 3) / 4) > output.length - outputOffset) return -2;
+		let bits = 0;
+		let acc = 0;
+		let o = outputOffset;
+		for (let i = offset; i < end; i++) {
+			acc = ((acc << 6) | VALUES[text[i]]) & 0xffffff;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				output[o++] = (acc >> bits) & 0xff;
+			}
+		}
+		return o - outputOffset;
+	},
+};
+
+/** CRC-16/XMODEM's check value (the CRC of "123456789"), which the native module must give. */
+const CHECK = new Uint8Array([0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39]);
+let chosen: FramingCodec | undefined;
+
+/**
+ * The native codec on XS, else jsFraming. Chosen at the first use, not when the module loads: a
+ * board preloads this module at build time, where no native code runs. In Node the native
+ * module's functions throw (XS's `native` does not exist there).
+ */
+export function framingCodec(): FramingCodec {
+	if (!chosen) {
+		try {
+			chosen = nativeFraming.crc16(CHECK, 0, CHECK.length, 0) === 0x31c3 ? nativeFraming as FramingCodec : jsFraming;
+		} catch {
+			chosen = jsFraming;
+		}
+	}
+	return chosen;
+}
+
+/** CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final XOR; crc("123456789") = 0x31c3. */
+export function crc16Xmodem(bytes: Uint8Array, crc = 0): number {
+	return framingCodec().crc16(bytes, 0, bytes.length, crc);
+}
 
 /** Standard base64 with padding, as ASCII bytes. */
 export function base64Encode(bytes: Uint8Array): Uint8Array {
 	const out = new Uint8Array(Math.ceil(bytes.length / 3) * 4);
-	let o = 0;
-	for (let i = 0; i < bytes.length; i += 3) {
-		const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-		out[o++] = ALPHABET.charCodeAt(n >> 18);
-		out[o++] = ALPHABET.charCodeAt((n >> 12) & 63);
-		out[o++] = i + 1 < bytes.length ? ALPHABET.charCodeAt((n >> 6) & 63) : 0x3d;
-		out[o++] = i + 2 < bytes.length ? ALPHABET.charCodeAt(n & 63) : 0x3d;
-	}
+	framingCodec().base64Encode(bytes, 0, bytes.length, out, 0);
 	return out;
 }
 
 /** Decodes base64 (padding optional); undefined for anything else. */
 export function base64Decode(text: Uint8Array): Uint8Array | undefined {
-	let end = text.length;
-	while (end > 0 && text[end - 1] === 0x3d) end--;
-	if (text.length - end > 2 || end % 4 === 1) return undefined;
-	const out = new Uint8Array(Math.floor((end * 3) / 4));
-	let bits = 0;
-	let acc = 0;
-	let o = 0;
-	for (let i = 0; i < end; i++) {
-		const v = text[i] < 128 ? VALUES[text[i]] : -1;
-		if (v < 0) return undefined;
-		acc = ((acc << 6) | v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (acc >> bits) & 0xff;
-		}
-	}
-	return out;
+	const out = new Uint8Array(Math.floor((text.length * 3) / 4));
+	const length = framingCodec().base64Decode(text, 0, text.length, out, 0);
+	return length < 0 ? undefined : out.slice(0, length);
 }
 
 /** One SMP packet as console lines (each ≤ 127 bytes, as Zephyr sends them). */
 export function encodeSerialFrame(packet: Uint8Array): Uint8Array {
 	if (packet.length + 2 > 0xffff) throw new RangeError(`a ${packet.length}-byte packet does not fit a serial frame`);
+	const codec = framingCodec();
 	const body = new Uint8Array(packet.length + 4);
 	const length = packet.length + 2;
 	body[0] = length >> 8;
 	body[1] = length & 0xff;
 	body.set(packet, 2);
-	const crc = crc16Xmodem(packet);
+	const crc = codec.crc16(packet, 0, packet.length, 0);
 	body[body.length - 2] = crc >> 8;
 	body[body.length - 1] = crc & 0xff;
-	const text = base64Encode(body);
-	const lines = Math.ceil(text.length / BASE64_PER_LINE);
-	const out = new Uint8Array(text.length + lines * 3);
+	const lines = Math.ceil(body.length / BYTES_PER_LINE);
+	const out = new Uint8Array(Math.ceil(body.length / 3) * 4 + lines * 3);
 	let o = 0;
 	for (let i = 0; i < lines; i++) {
-		out.set(i === 0 ? FIRST : NEXT, o);
-		const part = text.subarray(i * BASE64_PER_LINE, (i + 1) * BASE64_PER_LINE);
-		out.set(part, o + 2);
-		o += 2 + part.length;
-		out[o++] = 0x0a;
+		out[o++] = i === 0 ? FIRST_0 : NEXT_0;
+		out[o++] = i === 0 ? FIRST_1 : NEXT_1;
+		const from = i * BYTES_PER_LINE;
+		o += codec.base64Encode(body, from, Math.min(BYTES_PER_LINE, body.length - from), out, o);
+		out[o++] = NEWLINE;
 	}
 	return out;
 }
@@ -108,15 +171,20 @@ export const SERIAL_FRAME_OVERHEAD = 4;
 /**
  * Reassembles SMP packets from console bytes arriving in any pieces. `push` returns the packets
  * completed; console text, overlong lines, bad base64, bad lengths and bad CRCs are dropped.
+ * A line that arrives whole in one piece is decoded where it lies; only a line split across
+ * pieces is gathered first. Each packet returned is a copy of its own (the frame buffer is reused).
  */
 export class SerialFrameDecoder {
 	readonly #maxLine: number;
 	readonly #maxPacket: number;
-	#line: Uint8Array;
+	readonly #codec = framingCodec();
+	/** The start of a line split across pieces. */
+	readonly #line: Uint8Array;
 	#lineLength = 0;
 	#overlong = false;
-	/** Decoded bytes of the frame in progress (length prefix included), or undefined between frames. */
+	/** Decoded bytes of the frame in progress (length prefix included), valid while #inFrame. */
 	#frame: Uint8Array | undefined;
+	#inFrame = false;
 	#frameLength = 0;
 	/** Counts of what was dropped, for diagnostics and tests. */
 	readonly dropped = { lines: 0, frames: 0 };
@@ -129,53 +197,66 @@ export class SerialFrameDecoder {
 
 	push(bytes: Uint8Array): Uint8Array[] {
 		const packets: Uint8Array[] = [];
-		for (const byte of bytes) {
-			if (byte === 0x0a) {
-				if (this.#overlong) this.dropped.lines++;
-				else {
-					const packet = this.#lineIn(this.#line.subarray(0, this.#lineLength));
+		const longest = this.#maxLine - 1; // the newline takes the last byte of a line
+		let at = 0;
+		while (at < bytes.length) {
+			const newline = this.#codec.find(bytes, at, bytes.length - at, NEWLINE);
+			const end = newline < 0 ? bytes.length : newline;
+			if (!this.#overlong) {
+				if (this.#lineLength + end - at > longest) this.#overlong = true;
+				else if (newline >= 0 && this.#lineLength === 0) {
+					// the whole line is here: decode it in place
+					const packet = this.#lineIn(bytes, at, end - at);
 					if (packet) packets.push(packet);
+					at = newline + 1;
+					continue;
+				} else {
+					this.#line.set(bytes.subarray(at, end), this.#lineLength);
+					this.#lineLength += end - at;
 				}
-				this.#lineLength = 0;
-				this.#overlong = false;
-			} else if (this.#lineLength < this.#maxLine - 1) this.#line[this.#lineLength++] = byte;
-			else this.#overlong = true;
+			}
+			if (newline < 0) break;
+			if (this.#overlong) this.dropped.lines++;
+			else {
+				const packet = this.#lineIn(this.#line, 0, this.#lineLength);
+				if (packet) packets.push(packet);
+			}
+			this.#lineLength = 0;
+			this.#overlong = false;
+			at = newline + 1;
 		}
 		return packets;
 	}
 
-	#lineIn(line: Uint8Array): Uint8Array | undefined {
-		const first = line[0] === FIRST[0] && line[1] === FIRST[1];
-		if (!first && !(line[0] === NEXT[0] && line[1] === NEXT[1])) return undefined; // console text
-		if (!first && !this.#frame) {
+	#lineIn(line: Uint8Array, start: number, length: number): Uint8Array | undefined {
+		if (length < 2) return undefined; // console text
+		const first = line[start] === FIRST_0 && line[start + 1] === FIRST_1;
+		if (!first && !(line[start] === NEXT_0 && line[start + 1] === NEXT_1)) return undefined; // console text
+		if (!first && !this.#inFrame) {
 			this.dropped.lines++;
 			return undefined;
 		}
-		const data = base64Decode(line.subarray(2));
-		if (!data) return this.#drop();
-		if (first) {
-			this.#frame = new Uint8Array(this.#maxPacket + 4);
-			this.#frameLength = 0;
-		}
-		const frame = this.#frame!;
-		if (this.#frameLength + data.length > frame.length) return this.#drop();
-		frame.set(data, this.#frameLength);
-		this.#frameLength += data.length;
+		const frame = this.#frame ??= new Uint8Array(this.#maxPacket + 4);
+		const at = first ? 0 : this.#frameLength;
+		const decoded = this.#codec.base64Decode(line, start + 2, length - 2, frame, at);
+		if (decoded < 0) return this.#drop(); // not base64 (-1), or more than the frame holds (-2)
+		this.#inFrame = true;
+		this.#frameLength = at + decoded;
 		if (this.#frameLength < 2) return undefined;
-		const length = (frame[0] << 8) | frame[1];
-		if (length < 2 || length > this.#maxPacket + 2) return this.#drop();
-		if (this.#frameLength < length + 2) return undefined;
-		if (this.#frameLength > length + 2) return this.#drop();
-		this.#frame = undefined;
-		if (crc16Xmodem(frame.subarray(2, length + 2)) !== 0) {
+		const size = (frame[0] << 8) | frame[1];
+		if (size < 2 || size > this.#maxPacket + 2) return this.#drop();
+		if (this.#frameLength < size + 2) return undefined;
+		if (this.#frameLength > size + 2) return this.#drop();
+		this.#inFrame = false;
+		if (this.#codec.crc16(frame, 2, size, 0) !== 0) {
 			this.dropped.frames++;
 			return undefined;
 		}
-		return frame.slice(2, length);
+		return frame.slice(2, size);
 	}
 
 	#drop(): undefined {
-		this.#frame = undefined;
+		this.#inFrame = false;
 		this.dropped.frames++;
 		return undefined;
 	}
