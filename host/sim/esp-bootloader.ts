@@ -16,10 +16,10 @@
  * Each otadata change is write_otadata(): erase the entry's sector, write the entry.
  */
 import { fail, SealdropError, toHex } from "sealdrop/image";
+import { checkEspAppPartition, ESP_CHIP_ID_ESP32, type EspAppInfo } from "sealdrop/update/esp-app-image";
 import {
-	activeOtaData, checkEspAppPartition, ESP_CHIP_ID_ESP32, OtaData, OtaImgState, otaSelectCrc, otaSelectInvalid, otaSlotOfSeq, otaStateOf,
-	type EspAppInfo, type OpenPartition, type OtaLayout, type OtaSelectEntry,
-} from "sealdrop/update/esp-idf";
+	activeOtaData, OtaData, OtaImgState, otaSelectCrc, otaSelectInvalid, otaSlotOfSeq, otaStateOf, type OpenPartition, type OtaLayout, type OtaSelectEntry,
+} from "sealdrop/update/esp-otadata";
 import Flash from "sealdrop/native/flash";
 
 /** What the bootloader started. */

@@ -44,7 +44,8 @@ import { CHAIN_BYTES, Journal, sameSession, type PendingMode, type SessionRecord
 import { checkSignature, type TrustAnchor } from "sealdrop/image/signature";
 import { hashImage, readSlotImage, type SlotImage } from "./slot-image.js";
 import { SlotWriter } from "./slot-writer.js";
-import { checkEspAppPartition, EspAppImageCheck, OtaData, OtaImgState } from "./esp-idf.js";
+import { checkEspAppPartition, EspAppImageCheck } from "./esp-app-image.js";
+import { OtaData, OtaImgState } from "./esp-otadata.js";
 
 export type { PendingMode } from "./journal.js";
 export type { TrustAnchor } from "sealdrop/image/signature";

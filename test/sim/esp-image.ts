@@ -1,5 +1,5 @@
 /**
- * XS program for test/unit/sim-esp-idf.test.ts: runs EspAppImageCheck (sealdrop/update/esp-idf)
+ * XS program for test/unit/sim-esp-idf.test.ts: runs EspAppImageCheck (sealdrop/update/esp-app-image)
  * over image files on the Linux XS host and prints one JSON line per file.
  *
  *   sealdrop-xs esp-image.js OPTIONS_JSON FILE...
@@ -13,7 +13,7 @@
  * With mutations: { file, mutations, codes: { CODE: count }, crashes: [messages] }; a crash is
  * anything thrown that is not a SealdropError.
  */
-import { EspAppImageCheck, type EspAppCheckOptions } from "sealdrop/update/esp-idf";
+import { EspAppImageCheck, type EspAppCheckOptions } from "sealdrop/update/esp-app-image";
 import { SealdropError, toHex } from "sealdrop/image";
 import { argv, readFile } from "sealdrop/xs-host";
 

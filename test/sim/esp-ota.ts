@@ -1,5 +1,5 @@
 /**
- * XS program for test/unit/sim-esp-idf.test.ts: drives the otadata model (sealdrop/update/esp-idf)
+ * XS program for test/unit/sim-esp-idf.test.ts: drives the otadata model (sealdrop/update/esp-otadata)
  * and the ESP-IDF bootloader model (host/sim/esp-bootloader.ts) on the simulator's flash, one
  * command after the other, printing one JSON line per command. The flash comes from the
  * environment (SEALDROP_LAYOUT, SEALDROP_FLASH, and SEALDROP_FLASH_CUT for power cuts).
@@ -21,7 +21,7 @@
 import Flash from "sealdrop/native/flash";
 import { alignUp, SealdropError, toHex } from "sealdrop/image";
 import { parseBoardConfig } from "sealdrop/update/board";
-import { OtaData, OtaImgState, type OtaLayout } from "sealdrop/update/esp-idf";
+import { OtaData, OtaImgState, type OtaLayout } from "sealdrop/update/esp-otadata";
 import { argv, exit, readFile } from "sealdrop/xs-host";
 import { bootEspIdf } from "../../host/sim/esp-bootloader.js";
 
