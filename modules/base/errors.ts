@@ -25,6 +25,8 @@ export type ErrorCode =
 	| "E_KEY_TYPE"      // a key of the wrong type for this use
 	| "E_USAGE"         // bad command-line usage
 	| "E_IO"            // reading or writing a file failed
+	| "E_HEX"           // an Intel HEX input is malformed (record syntax, checksum, conflicting bytes, no end record)
+	| "E_TOOL"          // an external program the command needs (xz for sign --compression) is missing or failed
 	// the update agent and the bootloader models (modules/update, host/sim)
 	| "E_UNSUPPORTED"   // a valid image this device cannot take (hash or signature type, compression, RAM_LOAD...)
 	| "E_STATE"         // the call does not fit the agent's state (begin during an update, write with no update...)

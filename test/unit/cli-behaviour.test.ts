@@ -383,14 +383,14 @@ describe("sign options, as imgtool's", () => {
 		}
 	});
 
-	test(".hex files are refused with E_USAGE (Intel HEX is not supported)", () => {
+	test(".hex files are Intel HEX: output needs an address (E_USAGE), binary named .hex is E_HEX", () => {
 		const target = out("hex");
-		expectFailure(runCli(["sign", "-k", P256, ...BASE, "--pad-header", PAYLOAD, target]), "E_USAGE", 2, "OUTFILE .hex");
+		expectFailure(runCli(["sign", "-k", P256, ...BASE, "--pad-header", PAYLOAD, target]), "E_USAGE", 2, "OUTFILE .hex without -x");
 		assert.equal(fs.existsSync(target), false);
 		const hexIn = tmp.file("app.hex");
 		fs.copyFileSync(PAYLOAD, hexIn);
-		expectFailure(runCli(["sign", ...BASE, "--pad-header", hexIn, out()]), "E_USAGE", 2, "INFILE .hex");
-		expectFailure(runCli(["sign", ...BASE, "--pad-header", PAYLOAD, tmp.file("APP.HEX")]), "E_USAGE", 2, "upper-case .HEX");
+		expectFailure(runCli(["sign", ...BASE, "--pad-header", hexIn, out()]), "E_HEX", 3, "INFILE .hex holding binary");
+		expectFailure(runCli(["sign", ...BASE, "--pad-header", PAYLOAD, tmp.file("APP.HEX")]), "E_USAGE", 2, "upper-case .HEX without -x");
 	});
 
 	test("create is sign", () => {

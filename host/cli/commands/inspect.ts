@@ -5,6 +5,8 @@ import {
 } from "sealdrop/image";
 import { FORMAT, parseInteger, type CommandSpec } from "../args.js";
 import { checkImage, type CheckResult } from "../check.js";
+import { formatHuman, formatJson, formatYaml, readImgInfo } from "../imgtool/dumpinfo.js";
+import { hexToBinary, isHexPath, parseIntelHex } from "../imgtool/intelhex.js";
 import { printJson, readInput, writeOutput, writeResult } from "../io.js";
 import { loadKey } from "../keys.js";
 
@@ -68,17 +70,41 @@ function trailerInfo(image: Uint8Array, layout: ImageLayout): Record<string, unk
 	return { slotSize: image.length, maxAlign, erasedVal, ...state, swapTypeAsSecondary: swapTypeName(swapTypeFor(erased, state)) };
 }
 
+/** An image file: raw binary, or Intel HEX when its name ends in .hex (imgtool: IntelHex(path).tobinstr()). */
+function readImageFile(file: string): Buffer {
+	const raw = readInput(file, "image");
+	return isHexPath(file) ? hexToBinary(parseIntelHex(raw.toString("latin1"), file)).data : raw;
+}
+
 export const dumpinfo: CommandSpec = {
 	name: "dumpinfo",
-	summary: "Show an image's header, every TLV and, for a padded image, the trailer state.",
-	usage: "dumpinfo [-f human|json] [-o OUT] IMAGE",
-	options: [FORMAT, { long: "output", short: "o", metavar: "OUT", help: "write to OUT instead of standard output" }],
-	notes: "Exit codes: 0 done, 2 bad usage, 3 malformed image, 4 file error.",
+	summary: "Print an image's header, TLV areas and trailer as imgtool dumpinfo does (human, yaml); -f json and -f sealdrop give Sealdrop's decoded view.",
+	usage: "dumpinfo [-f human|yaml|imgtool-json|json|sealdrop] [-o OUT] IMAGE",
+	options: [
+		{ long: "format", short: "f", choices: ["human", "yaml", "imgtool-json", "json", "sealdrop"],
+			help: "human/yaml/imgtool-json: imgtool's layouts (default human, yaml with -o); json/sealdrop: Sealdrop's decoded view" },
+		{ long: "outfile", short: "o", metavar: "OUT", help: "write to OUT instead of standard output" },
+		{ long: "silent", short: "s", arity: 0, help: "accepted and ignored, as imgtool 2.4 does" },
+	],
+	notes: `Sealdrop's views (-f json, -f sealdrop) decode every TLV, name the flags and read the trailer
+state; imgtool's own -f json layout is -f imgtool-json. IMAGE may be Intel HEX (.hex).
+Exit codes: 0 done, 2 bad usage, 3 malformed image, 4 file error.
+Example:
+  sealdrop dumpinfo -f yaml -o app.yaml app-signed.bin`,
 	run(args) {
 		const [file, extra] = args.positionals;
 		if (!file || extra) fail("E_USAGE", "dumpinfo takes one IMAGE");
-		const image = readInput(file, "image");
+		const image = readImageFile(file);
 		const layout = parseImage(image);
+		const outfile = args.get("outfile");
+		const format = args.get("format") ?? (outfile ? "yaml" : "human");
+		if (format === "human" || format === "yaml" || format === "imgtool-json") {
+			const info = readImgInfo(image, file.split(/[\\/]/).pop()!);
+			// imgtool prints its trailer warning on standard output, whatever the output file
+			if (info.warning) process.stdout.write(info.warning + "\n");
+			writeResult(outfile, format === "human" ? formatHuman(info) : format === "yaml" ? formatYaml(info) : formatJson(info, !outfile));
+			return 0;
+		}
 		const h = layout.header;
 		const encTlv = findEncTlv(layout);
 		const info = {
@@ -94,7 +120,7 @@ export const dumpinfo: CommandSpec = {
 			trailer: trailerInfo(image, layout) ?? null,
 		};
 		let out: string;
-		if (args.get("format") === "json") out = JSON.stringify(info, null, 2) + "\n";
+		if (format === "json") out = JSON.stringify(info, null, 2) + "\n";
 		else {
 			const hex = (n: number) => `0x${n.toString(16)}`;
 			const lines = [
@@ -128,7 +154,7 @@ export const dumpinfo: CommandSpec = {
 			}
 			out = lines.join("\n") + "\n";
 		}
-		writeResult(args.get("output"), out);
+		writeResult(outfile, out);
 		return 0;
 	},
 };

@@ -39,10 +39,10 @@ export function compressLzma2(data: Uint8Array, type: Compression): Buffer {
 	const r = spawnSync(xzCommand(), ["--format=raw", ...filters, "--stdout", "--compress", "--threads=1"], { input: data, maxBuffer: 1 << 30 });
 	if (r.error) {
 		const code = (r.error as NodeJS.ErrnoException).code;
-		fail("E_IO", code === "ENOENT"
+		fail("E_TOOL", code === "ENOENT"
 			? `--compression needs the xz program (xz-utils: apt-get install xz-utils, brew install xz), not found as "${xzCommand()}"`
 			: `--compression: running ${xzCommand()} failed (${code ?? r.error.message})`);
 	}
-	if (r.status !== 0) fail("E_IO", `--compression: ${xzCommand()} exited with ${r.status ?? r.signal}: ${r.stderr.toString().trim()}`);
+	if (r.status !== 0) fail("E_TOOL", `--compression: ${xzCommand()} exited with ${r.status ?? r.signal}: ${r.stderr.toString().trim()}`);
 	return r.stdout;
 }

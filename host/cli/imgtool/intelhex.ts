@@ -68,7 +68,7 @@ export function parseIntelHex(text: string, source: string): HexMemory {
 }
 
 /** The error code for malformed Intel HEX: bad input, like a malformed image. */
-const HEX_ERROR = "E_TRUNCATED" as const;
+const HEX_ERROR = "E_HEX" as const;
 
 /** `tobinarray()`: the bytes from the lowest to the highest address, gaps filled with 0xff; and that lowest address. */
 export function hexToBinary(memory: HexMemory): { data: Buffer; baseAddr: number } {
