@@ -18,6 +18,12 @@ function checkSummary(r: CheckResult): Record<string, unknown> {
 	};
 }
 
+/** An image file: raw binary, or Intel HEX when its name ends in .hex (imgtool: IntelHex(path).tobinstr()). */
+function readImageFile(file: string): Buffer {
+	const raw = readInput(file, "image");
+	return isHexPath(file) ? hexToBinary(parseIntelHex(raw.toString("latin1"), file)).data : raw;
+}
+
 export const verify: CommandSpec = {
 	name: "verify",
 	summary: "Check an image's hash and signature, as imgtool verify; with --device-key also an encrypted image, decrypted on the fly.",
@@ -36,7 +42,7 @@ Example:
 	run(args) {
 		const [file, extra] = args.positionals;
 		if (!file || extra) fail("E_USAGE", "verify takes one IMAGE");
-		const image = readInput(file, "image");
+		const image = readImageFile(file);
 		const result = checkImage(image, {
 			key: args.has("key") ? loadKey(args.require("key"), { role: "signing key" }) : undefined,
 			deviceKey: args.has("device-key") ? loadKey(args.require("device-key"), { private: true, role: "device key" }) : undefined,
@@ -68,12 +74,6 @@ function trailerInfo(image: Uint8Array, layout: ImageLayout): Record<string, unk
 	const state = readTrailer(image.subarray(trailerLayoutInfo.swapSizeOffset), trailerLayoutInfo, erasedVal);
 	const erased = { magic: "unset", imageOk: "unset", copyDone: "unset", swapInfo: null, swapSize: null } as const;
 	return { slotSize: image.length, maxAlign, erasedVal, ...state, swapTypeAsSecondary: swapTypeName(swapTypeFor(erased, state)) };
-}
-
-/** An image file: raw binary, or Intel HEX when its name ends in .hex (imgtool: IntelHex(path).tobinstr()). */
-function readImageFile(file: string): Buffer {
-	const raw = readInput(file, "image");
-	return isHexPath(file) ? hexToBinary(parseIntelHex(raw.toString("latin1"), file)).data : raw;
 }
 
 export const dumpinfo: CommandSpec = {
