@@ -8,7 +8,7 @@ import type AesCtr from "sealdrop/native/aes-ctr";
 import Flash from "sealdrop/native/flash";
 import Sha256 from "sealdrop/native/sha256";
 import {
-	errorCode, fail, findHashTlv, formatVersion, IMAGE_HEADER_SIZE, IMAGE_MAGIC, parseHeader, parseTlvArea, securityCounter, TLV_INFO_MAGIC,
+	equalBytes, errorCode, fail, findHashTlv, formatVersion, IMAGE_HEADER_SIZE, IMAGE_MAGIC, parseHeader, parseTlvArea, securityCounter, TLV_INFO_MAGIC,
 	TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC, toHex, u16, u32, type ImageHeader, type ImageLayout,
 } from "sealdrop/image";
 
@@ -91,4 +91,23 @@ export function readSlotImage(flash: Flash): SlotImage | undefined {
 		if (errorCode(e) === "E_FLASH") throw e; // the flash failing is not an empty slot
 		return undefined; // a damaged or partial image is no image
 	}
+}
+
+/**
+ * Hashes the image a slot holds again, from flash, against its hash TLV: the proof that what the
+ * bootloader will read is what was verified. `cipher` decrypts a sealed image stored as received.
+ */
+export function verifySlot(flash: Flash, found: ImageLayout, scratch: Uint8Array, cipher?: AesCtr): void {
+	const digest = hashImage((into, offset) => flash.read(into, offset), found.header, scratch, cipher);
+	if (!equalBytes(digest, findHashTlv(found).tlv.value)) fail("E_FLASH", "the image read back from the secondary slot does not hash to its hash TLV");
+}
+
+/** The layout of an image from its header and its TLV areas (as received, or as the journal keeps them). */
+export function areasLayout(header: ImageHeader, tlvArea: Uint8Array): ImageLayout {
+	const tlvOffset = header.hdrSize + header.imgSize;
+	const protectedTlvs = header.protectTlvSize ? parseTlvArea(tlvArea.subarray(0, header.protectTlvSize), tlvOffset, true) : [];
+	const unprotectedOffset = tlvOffset + header.protectTlvSize;
+	const rest = tlvArea.subarray(header.protectTlvSize);
+	const unprotectedTlvs = parseTlvArea(rest, unprotectedOffset, false);
+	return { header, protectedTlvs, unprotectedTlvs, tlvOffset, unprotectedOffset, size: unprotectedOffset + (rest[2] | (rest[3] << 8)), trailingLength: 0 };
 }
