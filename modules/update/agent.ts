@@ -23,11 +23,10 @@
  * was written, read back from flash; any failure leaves the running image as it was.
  */
 import AesCtr from "sealdrop/native/aes-ctr";
-import DeviceKey from "sealdrop/native/device-key";
 import Sha256 from "sealdrop/native/sha256";
 import {
-	aesKeyBits, compareVersions, dependencies, equalBytes, errorCode, fail, findEncTlv, findHashTlv, formatVersion, fromHex,
-	ImageFlag, IMAGE_HEADER_SIZE, nativeError, parseHeader, SealdropError, securityCounter, TlvType, toHex, type ImageHeader, type ImageLayout,
+	aesKeyBits, equalBytes, fail, findHashTlv, formatVersion, fromHex, ImageFlag, IMAGE_HEADER_SIZE, nativeError, parseHeader, SealdropError,
+	toHex, type ImageHeader, type ImageLayout,
 } from "sealdrop/image";
 import { checkSignature, type TrustAnchor } from "sealdrop/image/signature";
 import type {
@@ -37,7 +36,9 @@ import type { BoardConfig } from "./board.js";
 import { SecurityCounters } from "./counters.js";
 import type { Installer, Payload, Target, VerifiedInstall } from "./installer.js";
 import { installerFor } from "./installers.js";
+import { openImageKey } from "./image-key.js";
 import { CHAIN_BYTES, Journal, sameSession, type SessionRecord } from "./journal.js";
+import { checkPolicy } from "./policy.js";
 import { areasLayout } from "./slot-image.js";
 import { SlotWriter } from "./slot-writer.js";
 
@@ -113,10 +114,10 @@ export class UpdateAgent {
 		this.#counters = new SecurityCounters(options.board.storage);
 		this.#installer = installerFor({
 			board: options.board, journal: this.#journal, scratch: this.#scratch, runningApp: options.runningApp,
-			openImageKey: (layout, keyBits) => this.#unwrap(layout, keyBits).cipher,
+			openImageKey: (layout, keyBits) => this.#openImageKey(layout, keyBits).cipher,
 			checkImage: (layout, digest, image) => {
 				checkSignature(layout.unprotectedTlvs, digest, this.#trust);
-				this.#checkPolicy(layout, image);
+				checkPolicy(layout, image, this.#policy);
 			},
 		});
 	}
@@ -268,6 +269,16 @@ export class UpdateAgent {
 
 	// --- internals ---
 
+	get #policy() {
+		return { counters: this.#counters, installer: this.#installer, newerOnly: this.#newerOnly };
+	}
+
+	/** The device keys that may open a sealed image: the rotation's slots, else the board's one. */
+	#openImageKey(layout: ImageLayout, keyBits: 128 | 256): { cipher: AesCtr; slot: number } {
+		const slots = this.#deviceKeys ? this.#deviceKeys.slots() : [this.#board.deviceKeySlot ?? 0];
+		return openImageKey(layout, keyBits, slots, this.#deviceKeys?.lastRotation?.() ?? 0);
+	}
+
 	/** The journal's last install, when it was verified. */
 	#verified(): VerifiedInstall | undefined {
 		const journal = this.#journal.state;
@@ -384,10 +395,10 @@ export class UpdateAgent {
 		s.layout = layout;
 		const hash = findHashTlv(layout);
 		if (hash.alg !== "sha256") fail("E_UNSUPPORTED", `the image is hashed with ${hash.alg.toUpperCase()}; this device checks SHA-256 images`);
-		this.#checkPolicy(layout, s.options.image);
+		checkPolicy(layout, s.options.image, this.#policy);
 		s.payload = this.#installer.payloadFor({ image: s.options.image, layout, headerArea: s.headerArea, tlvArea: area }, s.target);
 		const keyBits = aesKeyBits(header.flags);
-		if (keyBits) ({ cipher: s.cipher, slot: s.keySlot } = this.#unwrap(layout, keyBits));
+		if (keyBits) ({ cipher: s.cipher, slot: s.keySlot } = this.#openImageKey(layout, keyBits));
 		if (!resuming) {
 			this.#journal.startSession({ sessionId: s.options.sessionId, size: s.options.size, image: s.options.image, pending: s.options.pending, headerArea: s.headerArea, tlvArea: area });
 			s.journaled = true;
@@ -398,64 +409,6 @@ export class UpdateAgent {
 		s.phase = "body";
 		s.next = header.hdrSize;
 		if (s.next === s.tlvOffset) this.#bodyIn(s);
-	}
-
-	/** Security counter, version policy and dependencies of an image (outer or inner). */
-	#checkPolicy(layout: ImageLayout, image: number): void {
-		// The floor is everything the bootloader will compare with: the counter stored when an image
-		// was confirmed, and the running image's own (MCUboot's model and a fresh device whose factory
-		// image was never confirmed through this agent compare with that one).
-		const counter = securityCounter(layout);
-		const stored = this.#counters.get(image);
-		const running = this.running(image)?.securityCounter ?? 0;
-		const floor = Math.max(stored, running);
-		const whose = running > stored ? "the running image's" : "this device's stored";
-		if (counter === null ? floor > 0 : counter < floor)
-			fail("E_SECURITY_COUNTER", `the image's security counter (${counter ?? "none"}) is below ${whose} ${floor}`);
-		if (this.#newerOnly) {
-			const running = this.#installer.runningRelease(image);
-			if (running && compareVersions(layout.header.version, running.version) <= 0)
-				fail("E_DOWNGRADE", `version ${formatVersion(layout.header.version)} is not newer than the running ${formatVersion(running.version)}`);
-		}
-		for (const dep of dependencies(layout)) {
-			const installed = this.#installer.installedImage(dep.imageId);
-			if (!installed) fail("E_DEPENDENCY", `the image needs image ${dep.imageId} at version ${formatVersion(dep.minVersion)} or later, and there is none`);
-			if (compareVersions(installed.header.version, dep.minVersion) < 0)
-				fail("E_DEPENDENCY", `the image needs image ${dep.imageId} at version ${formatVersion(dep.minVersion)} or later; ${installed.version} is installed`);
-		}
-	}
-
-	/** Opens the image key with a device key (in C: no key material reaches JavaScript); says which key slot opened it. */
-	#unwrap(layout: ImageLayout, keyBits: 128 | 256): { cipher: AesCtr; slot: number } {
-		const enc = findEncTlv(layout);
-		if (!enc) fail("E_ENC_TLV", "the image is flagged encrypted but carries no ENC TLV: a sealable release must be sealed for this device first");
-		const kind = enc.type === TlvType.ENC_EC256 ? "ec256" : enc.type === TlvType.ENC_X25519 ? "x25519" : undefined;
-		if (!kind) fail("E_UNSUPPORTED", `ENC TLV type 0x${enc.type.toString(16)} is not one a device key opens (ENC_EC256, ENC_X25519)`);
-		const slots = this.#deviceKeys ? this.#deviceKeys.slots() : [this.#board.deviceKeySlot ?? 0];
-		const kinds: string[] = [];
-		for (const slot of slots) {
-			if (!DeviceKey.exists({ slot })) continue;
-			const key = new DeviceKey({ slot });
-			try {
-				kinds.push(key.kind);
-				if ((key.kind === "p256") !== (kind === "ec256")) continue;
-				return { cipher: key.unwrap(enc.value, kind, keyBits), slot };
-			} catch (e) {
-				// not sealed for this key (its tag does not check): the next one, if any; anything else
-				// (a malformed TLV, a key store that fails) is reported as what it is
-				if (errorCode(e) !== "E_DEVICE_KEY") throw nativeError(e, "E_KEY_STORE", "the device key");
-			} finally {
-				key.close();
-			}
-		}
-		if (!kinds.length) fail("E_DEVICE_KEY", "this device has no device key yet");
-		if (!kinds.includes(kind === "ec256" ? "p256" : "x25519")) fail("E_DEVICE_KEY", `the image was sealed for a${kind === "ec256" ? " P-256" : "n X25519"} key; this device's key is ${kinds[0] === "p256" ? "P-256" : "X25519"}`);
-		// after a rotation the retired key is destroyed, so no key here can tell its images from
-		// another device's: the message says both
-		const rotation = this.#deviceKeys?.lastRotation?.() ?? 0;
-		fail("E_DEVICE_KEY", rotation
-			? `the image's ENC TLV does not open with this device's key: sealed for the key this device retired at rotation ${rotation} (seal it again for the current key), or for another device`
-			: "the image was sealed for another device (its ENC TLV does not open with this device's key)");
 	}
 
 

@@ -82,7 +82,10 @@ async function makeUpdate(board: Board, variant: Variant, index: number, deviceP
 	const version = `1.${index + 1}.0`;
 	fs.writeFileSync(file(`${n}.app`), board.esp ? makeEspApp({ version, segments: [12_000, 3_000], seed: index }) : randomBytes(12_000 + index * 97));
 	const sign = variant.sign.map((a) => (a === "DEVPUB" ? devicePub : a));
-	const key = file(`${variant.signer ?? SIGNERS[index % SIGNERS.length]}.pem`);
+	// imgtool's sign (and ours) refuses -E with an encryption key of another type than an ECDSA or
+	// RSA signer's; Ed25519 signs beside either kind of device key
+	const signer = variant.signer ?? SIGNERS[index % SIGNERS.length];
+	const key = file(`${sign.includes("-E") && signer !== "ed25519" && !(signer === "ecdsa-p256" && board.keyType === "p256") ? "ed25519" : signer}.pem`);
 	const common = ["-k", key, "-v", version, "-H", "0x200", "--pad-header", "-S", slot, ...sign];
 	if (variant.then === "nest") {
 		await make("sign", ...common, file(`${n}.app`), file(`${n}.inner`));
