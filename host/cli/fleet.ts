@@ -4,8 +4,14 @@
  *
  * Fleet list format (text, UTF-8): one device per line, `<device-id> <public-key>`, where the key
  * is a path to a public key file (any getpub encoding: pem, raw, lang-c, lang-rust; relative to
- * the list file) or the key inline as base64 of its SubjectPublicKeyInfo DER (getpub -e raw).
+ * the list file) or the key inline in base64: of its SubjectPublicKeyInfo DER, or of what
+ * `getpub -e raw` writes (the same DER for P-256 and X25519, PKCS#1 RSAPublicKey for RSA).
  * Blank lines and lines starting with # are ignored. Ids use letters, digits, '.', '_' and '-'.
+ *
+ * Each entry is parsed once, into what sealing needs (FleetKey): an inline P-256 or X25519 key is
+ * read off its DER without a KeyObject (Node's DER import costs about two ECDH agreements), its
+ * point checked on the curve. Base64 of such a SubjectPublicKeyInfo is always taken as the key
+ * itself; other text is looked up as a file first.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -13,14 +19,60 @@ import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { fail, SealdropError } from "sealdrop/image";
-import { encKindFor } from "./crypto.js";
+import { rawFromSpki } from "sealdrop/keys/encoding";
+import { eciesWrap, encKindFor, encTlvType, wrapKey, type EncKind } from "./crypto.js";
 import type { WorkItem } from "./fleet-worker.js";
-import { fingerprint, parseKey, rawPublicKey, readKeyFile, spkiDer, type Key } from "./keys.js";
+import { parseKey, rawPublicKey, readKeyFile, spkiDer, type Key } from "./keys.js";
 import type { SealRun } from "./seal.js";
+
+/** A device key as sealing uses it: its ENC TLV kind, the bytes the wrap takes, its SubjectPublicKeyInfo DER. */
+export interface FleetKey {
+	kind: EncKind;
+	/** The raw public key ECIES takes (04‖X‖Y, or 32 bytes); SubjectPublicKeyInfo DER for RSA. */
+	wire: Uint8Array;
+	spki: Uint8Array;
+	/** The parsed key, for RSA (OAEP through Node's KeyObject). */
+	key?: Key;
+}
 
 export interface FleetDevice {
 	id: string;
-	key: Key;
+	key: Key | FleetKey;
+}
+
+/** What sealing needs of a key, from a parsed Key. */
+export function fleetKey(key: Key | FleetKey): FleetKey {
+	if ("wire" in key) return key;
+	const kind = encKindFor(key);
+	const spki = spkiDer(key);
+	return { kind, wire: kind === "rsa2048" ? spki : rawPublicKey(key), spki, ...(kind === "rsa2048" ? { key } : {}) };
+}
+
+/** P-256's field prime p and curve coefficient b (SEC 2 §2.4.2; a = −3). */
+const P256_P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+
+/**
+ * Whether 04‖X‖Y is a point of P-256: SEC 1 §3.2.2.1's checks, x and y in [0, p − 1] and
+ * y² ≡ x³ − 3x + b (mod p); the encoding cannot name the point at infinity, and the cofactor is 1,
+ * so no order check. What a DER import would check, at a few µs instead of ~200 (BigInt).
+ */
+function onP256(raw: Uint8Array): boolean {
+	const hex = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+	const x = BigInt(`0x${hex.toString("hex", 1, 33)}`), y = BigInt(`0x${hex.toString("hex", 33, 65)}`);
+	return x < P256_P && y < P256_P && (y * y - (x * x * x - 3n * x + P256_B)) % P256_P === 0n;
+}
+
+/**
+ * An inline key (base64): a P-256 or X25519 SubjectPublicKeyInfo is taken as it is, the P-256
+ * point checked on the curve (onP256); anything else goes through
+ * parseKey (RSA's SubjectPublicKeyInfo or getpub's PKCS#1, PEM pasted as base64, ...).
+ */
+function inlineKey(der: Buffer, source: string): Key | FleetKey {
+	const device = rawFromSpki(der);
+	if (!device) return parseKey(der, source);
+	if (device.kind === "p256" && !onP256(device.raw)) fail("E_KEY_FORMAT", `${source}: the P-256 public key is not a point on the curve`);
+	return { kind: device.kind === "p256" ? "ec256" : "x25519", wire: device.raw, spki: der };
 }
 
 const ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -43,14 +95,18 @@ export function readFleetList(listPath: string): FleetDevice[] {
 		if (!ID.test(id) || id === "." || id === "..") fail("E_USAGE", `${where}: device id "${id}" may use only letters, digits, '.', '_' and '-'`);
 		if (seen.has(id)) fail("E_USAGE", `${where}: device id "${id}" is listed twice`);
 		seen.add(id);
-		const keyPath = path.resolve(path.dirname(listPath), keyText);
-		let key: Key;
-		if (fs.existsSync(keyPath)) key = readKeyFile(keyPath);
+		// base64 of a P-256 or X25519 SubjectPublicKeyInfo is a key whatever files exist (no path
+		// lookup per device of a 10,000-line list); any other text is a path first
+		const der = /^[A-Za-z0-9+/]{40,}={0,2}$/.test(keyText) ? Buffer.from(keyText, "base64") : undefined;
+		const keyPath = der && rawFromSpki(der) ? undefined : path.resolve(path.dirname(listPath), keyText);
+		let key: Key | FleetKey;
+		if (!keyPath) key = inlineKey(der!, `${where} (${id})`);
+		else if (fs.existsSync(keyPath)) key = readKeyFile(keyPath);
 		else if (/^[A-Za-z0-9+/]+=*$/.test(keyText)) key = parseKey(Buffer.from(keyText, "base64"), `${where} (${id})`);
 		else fail("E_KEY_READ", `${where}: ${keyText} is neither a key file nor a base64 key`);
-		if (key.privateKey) fail("E_KEY_TYPE", `${where}: fleet lists hold device PUBLIC keys; ${id} is given a private key`);
-		encKindFor(key); // refuses key types that cannot receive images, before any work starts
-		devices.push({ id, key });
+		if ("privateKey" in key && key.privateKey) fail("E_KEY_TYPE", `${where}: fleet lists hold device PUBLIC keys; ${id} is given a private key`);
+		// refuses key types that cannot receive images, before any work starts
+		devices.push({ id, key: fleetKey(key) });
 	});
 	if (!devices.length) fail("E_USAGE", `${listPath}: the fleet list names no devices`);
 	return devices;
@@ -93,8 +149,9 @@ type EncTlv = { type: number; value: Buffer };
  * comes back, so the caller's file writing overlaps the workers' ECIES.
  */
 export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: number, onResult: (index: number, tlv: EncTlv) => void): Promise<void> {
+	const keys = devices.map((d) => fleetKey(d.key));
 	if (jobs <= 1 || devices.length < 64) {
-		devices.forEach((d, i) => onResult(i, run.encTlvFor(d.key)));
+		keys.forEach((k, i) => onResult(i, { type: encTlvType(k.kind), value: k.key ? wrapKey(k.kind, k.key, run.aesKey) : eciesWrap(k.kind as Exclude<EncKind, "rsa2048">, k.wire, run.aesKey) }));
 		return;
 	}
 	const batch = 128;
@@ -108,10 +165,7 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: n
 			if (next >= devices.length) return;
 			const start = next;
 			next = Math.min(next + batch, devices.length);
-			const items: WorkItem[] = devices.slice(start, next).map((d) => {
-				const kind = encKindFor(d.key);
-				return { kind, key: kind === "rsa2048" ? spkiDer(d.key) : rawPublicKey(d.key) };
-			});
+			const items: WorkItem[] = keys.slice(start, next).map((k) => ({ kind: k.kind, key: k.wire }));
 			worker.postMessage({ start, items });
 			inFlight++;
 		};
@@ -120,8 +174,8 @@ export async function wrapForFleet(run: SealRun, devices: FleetDevice[], jobs: n
 			if (error) reject(error);
 			else resolve();
 		};
-		worker.on("message", (m: { start: number; tlvs: { type: number; value: Uint8Array }[] } | { error: { code: string; message: string } }) => {
-			if ("error" in m) return stop(new SealdropError(m.error.code as never, m.error.message));
+		worker.on("message", (m: { start: number; tlvs: { type: number; value: Uint8Array }[] } | { error: { code: string; message: string }; index?: number }) => {
+			if ("error" in m) return stop(new SealdropError(m.error.code as never, `${m.index === undefined ? "" : `${devices[m.index].id}: `}${m.error.message}`));
 			inFlight--;
 			send();
 			try {
@@ -169,11 +223,13 @@ export async function sealFleet(run: SealRun, devices: FleetDevice[], o: FleetOp
 	const sharedHash = crypto.createHash("sha256").update(run.shared);
 	const records: FleetDeviceRecord[] = new Array(devices.length);
 	let done = 0;
-	await wrapForFleet(run, devices, o.jobs ?? os.availableParallelism(), (i, encTlv) => {
-		const device = devices[i];
+	const fleet = devices.map((d) => ({ id: d.id, key: fleetKey(d.key) })); // each key in its sealing form, once
+	await wrapForFleet(run, fleet, o.jobs ?? os.availableParallelism(), (i, encTlv) => {
+		const device = fleet[i];
 		const tail = run.tail(encTlv);
 		const record: FleetDeviceRecord = {
-			id: device.id, fingerprint: fingerprint(device.key), encTlv: ENC_NAMES[encTlv.type],
+			// fingerprint(): SHA-256 of the SubjectPublicKeyInfo DER
+			id: device.id, fingerprint: crypto.createHash("sha256").update(device.key.spki).digest("hex"), encTlv: ENC_NAMES[encTlv.type],
 			imageSize: run.shared.length + tail.length, imageSha256: sharedHash.copy().update(tail).digest("hex"), tailSize: tail.length,
 		};
 		if (o.layout !== "split") write((record.image = `${device.id}.bin`), Buffer.concat([run.shared, tail]));

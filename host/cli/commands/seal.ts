@@ -15,7 +15,7 @@ export const seal: CommandSpec = {
 	options: [
 		{ long: "device-pub", metavar: "DEVPUB", help: "device public key (pem, raw, lang-c or lang-rust as getpub writes it)" },
 		{ long: "output", short: "o", metavar: "OUT", help: "sealed image (with --device-pub)" },
-		{ long: "fleet", metavar: "LIST", help: 'fleet list: lines of "<device-id> <public-key-file or base64 SPKI>"' },
+		{ long: "fleet", metavar: "LIST", help: 'fleet list: lines of "<device-id> <public key>", the key a file or inline in base64 (see below)' },
 		{ long: "out-dir", metavar: "DIR", help: "output folder (with --fleet)" },
 		{ long: "layout", choices: ["full", "split", "both"], help: "full: DIR/<id>.bin; split: DIR/shared.bin + DIR/tails.bin (offsets in fleet.json) for servers that assemble images; both (default full)" },
 		{ long: "jobs", short: "j", metavar: "N", help: `worker threads (default: one per core, here ${os.availableParallelism()})` },
@@ -25,8 +25,12 @@ export const seal: CommandSpec = {
 	notes: `Examples:
   sealdrop seal --device-pub device.pub.pem -o sealed.bin release.bin
   sealdrop seal --fleet fleet.txt --out-dir out/ --layout split release.bin
-Fleet list:
-  # id        public key (path relative to the list, or base64 of getpub -e raw)
+Fleet list: one device per line, "<device-id> <public key>"; # starts a comment. The key is
+  a file (any getpub encoding; path relative to the list) or inline, either as base64
+  SubjectPublicKeyInfo DER or as base64 of what getpub -e raw writes (the same bytes for P-256
+  and X25519, PKCS#1 for RSA): getpub -k dev.pem -e raw | base64 -w0. Base64 of a P-256 or
+  X25519 SubjectPublicKeyInfo is always the key itself, never a file name.
+  # id        public key
   dev-0001    keys/dev-0001.pub.pem
   dev-0002    MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...
 Exit codes: 0 done, 1 release signature wrong, 2 bad usage, 3 bad release or key, 4 file error.`,
