@@ -77,19 +77,50 @@ function drained(res: http.ServerResponse): Promise<void> {
 }
 
 /**
- * Streams segments of files that stay open (shared.bin, tails.bin): read by position into fresh
- * chunks, written with backpressure. (Not fs.createReadStream on the shared descriptor: a stream
- * destroyed by a client that went away closes its descriptor, autoClose or not.)
+ * CHUNK-sized buffers reused across responses: a buffer goes back once the socket is done with
+ * it (its write callback), so a steady stream of responses reads into the same few buffers.
+ */
+const pool: Buffer[] = [];
+const POOL_MAX = 64;
+const takeBuffer = () => pool.pop() ?? Buffer.allocUnsafe(CHUNK);
+const giveBuffer = (buffer: Buffer) => {
+	if (pool.length < POOL_MAX) pool.push(buffer);
+};
+
+/** A read of `length` bytes at `position` of `fd` into a pooled buffer. */
+async function readChunk(fd: number, position: number, length: number): Promise<Buffer> {
+	const buffer = takeBuffer();
+	try {
+		const { bytesRead } = await read(fd, buffer, 0, length, position);
+		if (bytesRead !== length) throw new Error("a file is shorter than its catalog entry");
+	} catch (e) {
+		giveBuffer(buffer);
+		throw e;
+	}
+	return buffer;
+}
+
+/**
+ * Streams segments of files that stay open (shared.bin, tails.bin) with one read ahead: the next
+ * chunk is read while the socket takes this one; writes wait for `drain` when the client is slow.
+ * (Not fs.createReadStream on the shared descriptor: a stream destroyed by a client that went
+ * away closes its descriptor, autoClose or not; and it allocates a buffer per chunk.)
  */
 async function sendSegments(res: http.ServerResponse, segments: Segment[]): Promise<void> {
-	for (const s of segments) {
-		for (let at = 0; at < s.length && !res.destroyed;) {
-			const chunk = Buffer.allocUnsafe(Math.min(CHUNK, s.length - at));
-			const { bytesRead } = await read(s.fd, chunk, 0, chunk.length, s.offset + at);
-			if (bytesRead === 0) throw new Error("a file is shorter than its catalog entry");
-			at += bytesRead;
-			if (!res.write(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead))) await drained(res);
+	const chunks: { fd: number; position: number; length: number }[] = [];
+	for (const s of segments) for (let at = 0; at < s.length; at += CHUNK) chunks.push({ fd: s.fd, position: s.offset + at, length: Math.min(CHUNK, s.length - at) });
+	const start = (k: number) => readChunk(chunks[k].fd, chunks[k].position, chunks[k].length);
+	let ahead = chunks.length ? start(0) : undefined;
+	try {
+		for (let k = 0; k < chunks.length && !res.destroyed; k++) {
+			const buffer = await ahead!;
+			ahead = k + 1 < chunks.length ? start(k + 1) : undefined;
+			const { length } = chunks[k];
+			if (!res.write(length === CHUNK ? buffer : buffer.subarray(0, length), () => giveBuffer(buffer))) await drained(res);
 		}
+	} finally {
+		// a client gone mid-response: the read already in flight still returns its buffer
+		ahead?.then(giveBuffer, () => {});
 	}
 	res.end();
 }
