@@ -8,12 +8,26 @@
  *
  * For every image number of the board: read both slots' trailers and any interrupted swap's
  * status; finish an interrupted swap; otherwise decide the swap type as bootutil does
- * (§D.5: TEST, PERM, REVERT), validate the secondary image (hash of the plaintext, a signature
- * by a trusted key, the downgrade rule), then overwrite or swap (mcuboot-swap.ts follows
- * swap_move.c, swap_scratch.c and loader.c boot_copy_image step for step); finally validate every
+ * (boot_swap_tables: TEST, PERM, REVERT), validate the secondary image (hash of the plaintext, a
+ * signature by a trusted key, the downgrade rule), then overwrite or swap; finally validate every
  * primary image, as MCUBOOT_VALIDATE_PRIMARY_SLOT does, and report what boots.
  *
- * The build this models, per board (modules/update/board.ts):
+ * The model is independent of the device code it tests: it reads trailers, walks TLVs, checks
+ * hashes, signatures and security counters with its own code, written from MCUboot's bootutil,
+ * and takes only the image byte format and byte helpers from sealdrop/image. It is split along
+ * MCUboot's own files, under mcuboot/:
+ *   loader.ts        loader.c: context_boot_go and the per-image loader functions
+ *   swap-move.ts     swap_move.c          swap-scratch.ts  swap_scratch.c
+ *   overwrite.ts     loader.c boot_copy_image (MCUBOOT_OVERWRITE_ONLY)
+ *   swap-misc.ts     swap_misc.c, boot_find_status, boot_write_status, boot_copy_region
+ *   state.ts         bootutil_priv.h: boot_status, boot_loader_state, what a strategy supplies
+ *   trailer.ts       bootutil_public.c, bootutil_misc.c/.h, bootutil_area.c: the image trailer
+ *   image.ts         image headers, bootutil_loader.c boot_check_header_valid
+ *   tlv.ts           tlv.c, bootutil_img_security_cnt.c, the DEPENDENCY TLVs
+ *   validate.ts      bootutil_img_hash.c, image_validate.c, bootutil_find_key.c, image_*.c
+ *   encrypted.ts     encrypted.c          flash.ts  flash_area, bootutil_area.c erase/scramble
+ *
+ * The build this models, per board (the board layout's "sealdrop" member):
  * - `swap: "overwrite"`: MCUBOOT_OVERWRITE_ONLY + MCUBOOT_OVERWRITE_ONLY_FAST (Zephyr's
  *   CONFIG_BOOT_UPGRADE_ONLY); `"move"`: MCUBOOT_SWAP_USING_MOVE; `"scratch"`:
  *   MCUBOOT_SWAP_USING_SCRATCH with the board's scratch partition.
@@ -24,7 +38,7 @@
  *   never is a JS value, so where MCUboot saves the plain key in the trailer this model follows
  *   MCUBOOT_SWAP_SAVE_ENCTLV: it saves the ENC TLV and unwraps it again on resume.
  * - MCUBOOT_DOWNGRADE_PREVENTION with _SECURITY_COUNTER (options.downgradePrevention).
- * - SHA-256 image hashes; signatures checked by sealdrop/image/signature against `trust`.
+ * - SHA-256 image hashes; signatures by the keys in `trust` (mcuboot/validate.ts).
  * - MCUBOOT_VALIDATE_PRIMARY_SLOT; several image numbers (dependencies, a shared scratch area).
  * Where MCUboot would assert or panic, mcubootBoot throws a SealdropError E_STATE; a flash
  * failure is E_FLASH. A power cut (SEALDROP_FLASH_CUT on the Linux host) just ends the process,
@@ -36,17 +50,39 @@
  * without erase. Sectors are the flash's (uniform) erase blocks.
  */
 import DeviceKey from "sealdrop/native/device-key";
-import { compareVersions, dependencies, fail, formatVersion, SwapType, toHex, type ErrorCode } from "sealdrop/image";
-import { DEFAULT_MAX_IMG_SECTORS, type BoardConfig } from "sealdrop/update/board";
-import type { TrustAnchor } from "sealdrop/image/signature";
-import { Area, readSwapState } from "./mcuboot-flash.js";
-import { encryptionBuild, readImageLayout, type EncryptionBuild } from "./mcuboot-image.js";
-import { ImageBoot, isReset, isUpgrade, resetStatus, SLOT_PRIMARY, SLOT_SECONDARY, type LoaderConfig } from "./mcuboot-swap.js";
+import { fail } from "sealdrop/image";
+import { encryptionBuild, type EncryptionBuild } from "./mcuboot/encrypted.js";
+import { Area } from "./mcuboot/flash.js";
+import { bootGo, type BootReport } from "./mcuboot/loader.js";
+import { overwriteOnly } from "./mcuboot/overwrite.js";
+import { ImageState, type LoaderConfig, type Mode, type SlotRules } from "./mcuboot/state.js";
+import { swapMove } from "./mcuboot/swap-move.js";
+import { swapScratch } from "./mcuboot/swap-scratch.js";
+import type { BootKey } from "./mcuboot/validate.js";
+
+export type { BootReport, ImageBootReport, SwapTypeName } from "./mcuboot/loader.js";
+export type { BootKey } from "./mcuboot/validate.js";
+
+/** MCUboot's default BOOT_MAX_IMG_SECTORS (Zephyr's CONFIG_BOOT_MAX_IMG_SECTORS default). */
+const DEFAULT_MAX_IMG_SECTORS = 128;
+
+/** What the model reads of a board's config (the agent's BoardConfig has these members). */
+export interface McubootBoard {
+	name: string;
+	installer: string;
+	swap?: Mode;
+	maxAlign?: number;
+	maxImgSectors?: number;
+	images?: readonly { primary: string; secondary: string }[];
+	scratch?: string;
+	aesKeyBits?: 128 | 256;
+	deviceKeySlot?: number;
+}
 
 export interface McubootOptions {
-	board: BoardConfig;
+	board: McubootBoard;
 	/** The keys the bootloader is built with. Empty: a build that checks image hashes only. */
-	trust: TrustAnchor[];
+	trust: readonly BootKey[];
 	/**
 	 * MCUBOOT_ENC_IMAGES: true (or an AES size) for a build that decrypts with the device key,
 	 * false for one that refuses encrypted images. Default: true for the "mcuboot-encrypted"
@@ -63,40 +99,20 @@ export interface McubootOptions {
 	maxImgSectors?: number;
 }
 
-export type SwapTypeName = "none" | "test" | "perm" | "revert" | "fail";
-
-export interface ImageBootReport {
-	image: number;
-	/** The swap done at this boot: started and finished, or finished after an interruption ("none" if none). */
-	swapType: SwapTypeName;
-	/** True when this boot completed a swap a reset had interrupted. */
-	resumed: boolean;
-	/** The image that boots: version, its SHA256 TLV in hex, and the slot (always the primary with these strategies). */
-	booted: { version: string; hash: string; slot: "primary" } | null;
-	/**
-	 * Whether the booted image stays at the next reset without the application confirming it:
-	 * false right after a test swap (unconfirmed, it would be reverted), true otherwise.
-	 */
-	confirmed: boolean;
-	/** Why the secondary slot's image was refused (and erased) at this boot, if it was. */
-	rejected: { code: ErrorCode; message: string } | null;
-	/** Why the primary slot's image cannot boot, if it cannot. */
-	error: { code: ErrorCode; message: string } | null;
+/** The upgrade strategy of a build: MCUBOOT_OVERWRITE_ONLY, _SWAP_USING_MOVE or _SWAP_USING_SCRATCH. */
+export function strategyFor(mode: Mode): SlotRules {
+	return mode === "move" ? swapMove : mode === "scratch" ? swapScratch : overwriteOnly;
 }
 
-export interface BootReport {
-	images: ImageBootReport[];
-	/** E_NO_IMAGE when an image number has no valid primary image: MCUboot then boots nothing. */
-	error: { code: "E_NO_IMAGE"; message: string } | null;
-}
-
-const SWAP_NAMES: Record<number, SwapTypeName> = {
-	[SwapType.NONE]: "none", [SwapType.TEST]: "test", [SwapType.PERM]: "perm", [SwapType.REVERT]: "revert", [SwapType.FAIL]: "fail",
-};
-
-/** A resumed swap's type comes from a trailer byte; MCUboot finishes the swap whatever it says. */
-function swapName(type: number): SwapTypeName {
-	return SWAP_NAMES[type] ?? "none";
+/**
+ * bootutil_max_image_size of one slot for a build (the agent's tests compare their own figure with it).
+ * `encTlvSize` is BOOT_ENC_TLV_SIZE of an encrypting build, 0 otherwise.
+ */
+export function maxImageSize(o: { mode: Mode; maxAlign: number; maxImgSectors: number; encTlvSize: number; primary: Area; secondary: Area; scratch: Area | null }, slot: number): number {
+	const enc = o.encTlvSize ? ({ tlvSize: o.encTlvSize } as EncryptionBuild) : null;
+	const strategy = strategyFor(o.mode);
+	const img = new ImageState(0, { strategy, keys: [], enc, downgradePrevention: "off", maxAlign: o.maxAlign, maxImgSectors: o.maxImgSectors, imageCount: 1, scratch: o.scratch }, o.primary, o.secondary);
+	return strategy.maxImageSize(img, slot);
 }
 
 /** Runs the bootloader once, as after a reset, and reports what it did and what boots. */
@@ -112,7 +128,7 @@ export function mcubootBoot(options: McubootOptions): BootReport {
 		areas.push(area);
 		return area;
 	};
-	const images: ImageBoot[] = [];
+	const images: ImageState[] = [];
 	const deviceKeys: DeviceKey[] = [];
 	try {
 		const scratch = board.swap === "scratch" ? open(board.scratch ?? fail("E_USAGE", `board ${board.name}: swap-using-scratch needs a scratch partition`)) : null;
@@ -125,159 +141,15 @@ export function mcubootBoot(options: McubootOptions): BootReport {
 			enc = encryptionBuild(kind === "p256" ? "ec256" : "x25519", typeof encryption === "object" ? encryption.keyBits : board.aesKeyBits ?? 128, deviceKeys);
 		}
 		const cfg: LoaderConfig = {
-			mode: board.swap, trust: options.trust, enc,
+			strategy: strategyFor(board.swap), keys: options.trust, enc,
 			downgradePrevention: options.downgradePrevention ?? "security-counter",
 			maxAlign: board.maxAlign ?? 8, maxImgSectors, imageCount: board.images.length, scratch,
 		};
-		board.images.forEach((p, i) => images.push(new ImageBoot(i, cfg, open(p.primary), open(p.secondary))));
+		board.images.forEach((p, i) => images.push(new ImageState(i, cfg, open(p.primary), open(p.secondary))));
 		return bootGo(images);
 	} finally {
 		for (const img of images) img.dropKeys();
 		for (const key of deviceKeys) key.close();
 		for (const area of areas) area.close();
-	}
-}
-
-/** context_boot_go (loader.c) for swap and overwrite strategies. */
-function bootGo(images: ImageBoot[]): BootReport {
-	const performed = images.map(() => SwapType.NONE as number);
-	let hasUpgrade = false;
-
-	// 1. per image: finish an interrupted swap, or decide the swap type
-	for (const img of images) {
-		prepareImageForUpdate(img, images);
-		if (img.resumed) performed[img.index] = img.bs.swapType;
-		if (isUpgrade(img.swapType)) hasUpgrade = true;
-	}
-	if (images.length > 1 && hasUpgrade) verifyDependencies(images);
-
-	// 2. per image: the update
-	for (const img of images) {
-		if (images.length > 1) {
-			// the keys may belong to another image: reload them (boot_enc_zeroize); the swap is not an aborted one
-			img.dropKeys();
-			img.bs = resetStatus();
-		}
-		img.bs.swapType = img.swapType;
-		switch (img.swapType) {
-			case SwapType.NONE:
-				break;
-			case SwapType.TEST:
-			case SwapType.PERM:
-			case SwapType.REVERT:
-				if (img.swapType !== SwapType.REVERT && !img.downgradeAllowed()) {
-					img.swapType = SwapType.NONE;
-					break;
-				}
-				performed[img.index] = img.swapType;
-				img.performUpdate(img.bs);
-				break;
-			case SwapType.FAIL:
-				// the secondary image was refused and erased; confirm the primary so no revert follows
-				performed[img.index] = SwapType.FAIL;
-				if (img.cfg.mode !== "overwrite") img.setImageOk();
-				break;
-			default:
-				fail("E_STATE", `MCUboot would panic: swap type 0x${img.swapType.toString(16)} for image ${img.index}`);
-		}
-	}
-
-	// 3. per image: validate what is in the primary slot now (MCUBOOT_VALIDATE_PRIMARY_SLOT)
-	const reports: ImageBootReport[] = images.map((img) => ({
-		image: img.index, swapType: swapName(performed[img.index]), resumed: img.resumed,
-		booted: null, confirmed: false, rejected: img.refusals[SLOT_SECONDARY], error: null,
-	}));
-	for (const img of images) {
-		const report = reports[img.index];
-		if (img.swapType !== SwapType.NONE) img.readImageHeaders(false, null);
-		if (img.validateSlot(SLOT_PRIMARY, null) !== "ok") {
-			report.error = img.refusals[SLOT_PRIMARY];
-			for (const r of reports) r.booted = null;
-			return { images: reports, error: { code: "E_NO_IMAGE", message: `image ${img.index}: no valid image in the primary slot (${report.error?.message ?? "invalid"}); MCUboot boots nothing` } };
-		}
-		const primary = readSwapState(img.trailers[SLOT_PRIMARY]);
-		report.booted = { version: formatVersion(img.hdrs[SLOT_PRIMARY].version), hash: toHex(img.hashes[SLOT_PRIMARY]!), slot: "primary" };
-		// the next reset reverts an unconfirmed image that a swap put there (the REVERT row of §D.5)
-		report.confirmed = !(primary.magic === "good" && primary.imageOk === "unset" && primary.copyDone === "set");
-	}
-	return { images: reports, error: null };
-}
-
-/**
- * boot_prepare_image_for_update (loader.c): read the headers and the swap status; an
- * interrupted swap is completed now (its headers are read from where the status says they are);
- * otherwise the swap type comes from the trailers, or from the status trailer's swap_info when a
- * swap was set up but no sector moved yet, and the secondary image is validated.
- */
-function prepareImageForUpdate(img: ImageBoot, images: ImageBoot[]): void {
-	if (img.readImageHeaders(false, null) !== 0 || !img.slotsCompatible()) {
-		img.swapType = SwapType.NONE;
-		return;
-	}
-	const bs = (img.bs = resetStatus());
-	if (img.cfg.mode !== "overwrite") {
-		img.readStatus(bs);
-		// the headers may be mid-swap
-		if (img.readImageHeaders(!isReset(bs), bs) !== 0) {
-			img.swapType = SwapType.NONE;
-			return;
-		}
-	}
-	if (!isReset(bs)) {
-		reviewImageSwapTypes(img, images, true);
-		img.completePartialSwap(bs);
-		img.readImageHeaders(false, null);
-		img.resumed = true;
-		img.swapType = SwapType.NONE;
-		return;
-	}
-	if (bs.swapType === SwapType.NONE) img.swapType = img.validatedSwapType(bs);
-	else img.swapType = img.validateSlot(SLOT_SECONDARY, bs) === "ok" ? bs.swapType : SwapType.FAIL;
-	reviewImageSwapTypes(img, images, false);
-}
-
-/**
- * boot_review_image_swap_types (loader.c, several images): after a reset between two images'
- * upgrades, the earlier images look like REVERT (their image_ok is not set yet); they are not.
- */
-function reviewImageSwapTypes(img: ImageBoot, images: ImageBoot[], abortedSwap: boolean): void {
-	if (img.index === 0) return;
-	if (!abortedSwap && (img.swapType === SwapType.NONE || img.swapType === SwapType.REVERT)) return;
-	for (let i = 0; i < img.index; i++) if (images[i].swapType === SwapType.REVERT) images[i].swapType = SwapType.NONE;
-}
-
-/**
- * boot_verify_dependencies (loader.c, several images): every image that will be in a primary
- * slot must satisfy its DEPENDENCY TLVs against the images that will be in the others' primary
- * slots; if one does not, no image is upgraded.
- */
-function verifyDependencies(images: ImageBoot[]): void {
-	for (const img of images) {
-		const slot = img.swapType !== SwapType.NONE && img.swapType !== SwapType.FAIL ? SLOT_SECONDARY : SLOT_PRIMARY;
-		let satisfied = true;
-		try {
-			for (const dep of dependencies(readImageLayout(img.areas[slot], img.hdrs[slot]))) {
-				const other = images[dep.imageId];
-				if (!other) {
-					satisfied = false;
-					break;
-				}
-				const depSlot = isUpgrade(other.swapType) ? SLOT_SECONDARY : SLOT_PRIMARY;
-				if (compareVersions(other.hdrs[depSlot].version, dep.minVersion) < 0) {
-					satisfied = false;
-					break;
-				}
-			}
-		} catch {
-			satisfied = false; // the TLVs cannot be read: bootutil gives up the same way
-		}
-		if (!satisfied) {
-			for (const i of images) {
-				if (isUpgrade(i.swapType) && i.swapType !== SwapType.REVERT)
-					i.refusals[SLOT_SECONDARY] = { code: "E_DEPENDENCY", message: `image ${img.index}'s dependencies are not met, so no image is upgraded` };
-				i.swapType = SwapType.NONE;
-			}
-			return;
-		}
 	}
 }

@@ -11,7 +11,7 @@
  * Images are made with the CLI in a temp dir; layouts have 4 KiB sectors and 64 KiB slots. The
  * images stay clear of the slots' last sector: with a one-sector scratch area MCUboot cannot
  * recover image bytes in the trailer's sector from a cut that erases half of the scratch sector
- * (see scratchSwapSectors in host/sim/mcuboot-swap.ts).
+ * (see scratchSwapSectors in host/sim/mcuboot/swap-scratch.ts).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -157,6 +157,11 @@ before(async () => {
 	cli("keygen", "-k", "sign.pem", "-t", "ecdsa-p256");
 	cli("getpub", "-k", "sign.pem", "-e", "raw", "-o", "sign.raw");
 	cli("keygen", "-k", "other.pem", "-t", "ecdsa-p256");
+	// imgtool (and sign) pair the signing key's type with the encryption key's: X25519 goes with Ed25519
+	cli("keygen", "-k", "sign-ed25519.pem", "-t", "ed25519");
+	cli("getpub", "-k", "sign-ed25519.pem", "-e", "raw", "-o", "sign-ed25519.raw");
+	cli("keygen", "-k", "other-ed25519.pem", "-t", "ed25519");
+	const signer = (enc: string, who: "sign" | "other") => (enc === "x25519" ? `${who}-ed25519.pem` : `${who}.pem`);
 	const newPayload = randomBytes(7000);
 	fs.writeFileSync(tmp.file("old.payload"), randomBytes(5000));
 	fs.writeFileSync(tmp.file("new.payload"), newPayload);
@@ -176,10 +181,10 @@ before(async () => {
 	for (const enc of ENCS) {
 		const encArgs = enc === "plain" ? [] : deviceKeys[enc].encArgs;
 		// the factory image is in plaintext (imgtool -E --clear: flagged and keyed, body in clear)
-		sign("sign.pem", "1.0.0", "old.payload", `old-${enc}.bin`, ...encArgs, ...(enc === "plain" ? [] : ["--clear"]));
-		sign("sign.pem", "1.1.0", "new.payload", `new-${enc}.bin`, ...encArgs);
-		sign("other.pem", "1.1.0", "new.payload", `untrusted-${enc}.bin`, ...encArgs);
-		sign("sign.pem", "0.9.0", "new.payload", `downgrade-${enc}.bin`, ...encArgs);
+		sign(signer(enc, "sign"), "1.0.0", "old.payload", `old-${enc}.bin`, ...encArgs, ...(enc === "plain" ? [] : ["--clear"]));
+		sign(signer(enc, "sign"), "1.1.0", "new.payload", `new-${enc}.bin`, ...encArgs);
+		sign(signer(enc, "other"), "1.1.0", "new.payload", `untrusted-${enc}.bin`, ...encArgs);
+		sign(signer(enc, "sign"), "0.9.0", "new.payload", `downgrade-${enc}.bin`, ...encArgs);
 		const bad = fs.readFileSync(tmp.file(`new-${enc}.bin`));
 		bad[bad.readUInt16LE(8) + 100] ^= 0x01; // one body bit: the hash of the plaintext no longer matches
 		fs.writeFileSync(tmp.file(`badhash-${enc}.bin`), bad);
@@ -192,7 +197,7 @@ before(async () => {
 		for (const mode of MODES) {
 			const c: Combo = {
 				mode, enc, name: `${mode}/${enc}`, layout: makeLayout(mode, enc),
-				state: tmp.file(`state-${enc}`), trust: tmp.file("sign.raw"), bootPrefix: [],
+				state: tmp.file(`state-${enc}`), trust: tmp.file(enc === "x25519" ? "sign-ed25519.raw" : "sign.raw"), bootPrefix: [],
 				old: tmp.file(`old-${enc}.bin`), new: tmp.file(`new-${enc}.bin`),
 				plain: {
 					[OLD]: fs.readFileSync(tmp.file(`old-${enc}.bin`)),

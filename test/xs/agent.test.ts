@@ -9,9 +9,8 @@ import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
 import { findEncTlv, parseImage, SealdropError, type ErrorCode } from "sealdrop/image";
 import { maxImageSize, readSlotTrailer, sha256, UpdateAgent, type BoardConfig, type InstallerKind, type SwapMode, type TrustAnchor } from "sealdrop/update";
-import { Area } from "../../host/sim/mcuboot-flash.js";
-import type { EncryptionBuild } from "../../host/sim/mcuboot-image.js";
-import { ImageBoot } from "../../host/sim/mcuboot-swap.js";
+import { Area } from "../../host/sim/mcuboot/flash.js";
+import { maxImageSize as bootloaderMaxImageSize } from "../../host/sim/mcuboot.js";
 import { bytesEqual, equal, ok, readVector, test, throws } from "../harness.js";
 import { pemDer, pemPrivateScalar } from "./pem.js";
 
@@ -255,10 +254,8 @@ test("agent: the largest image it takes is the bootloader model's bootutil_max_i
 				for (const encTlvSize of [0, 65 + 32 + 16, 65 + 32 + 32, 32 + 32 + 16, 32 + 32 + 32]) {
 					const installer: InstallerKind = encTlvSize ? "mcuboot-encrypted" : "mcuboot";
 					const config = { ...board(installer), swap, maxImgSectors };
-					const enc = encTlvSize ? ({ tlvSize: encTlvSize } as EncryptionBuild) : null;
-					const model = new ImageBoot(0, { mode: swap, trust: [], enc, downgradePrevention: "off", maxAlign: 8, maxImgSectors, imageCount: 1, scratch: swap === "scratch" ? scratch : null }, primary, secondary);
 					const agent = maxImageSize(config, slot);
-					const bootloader = model.maxImageSize(1);
+					const bootloader = bootloaderMaxImageSize({ mode: swap, maxAlign: 8, maxImgSectors, encTlvSize, primary, secondary, scratch: swap === "scratch" ? scratch : null }, 1);
 					const label = `${swap}, ${maxImgSectors} sectors, ENC TLV ${encTlvSize}: agent ${agent}, bootloader ${bootloader}`;
 					// the agent counts the saved ENC TLVs at their largest (129 bytes, 136 aligned), the model at this build's size (overwrite-only stops before them)
 					const savedTlvSlack = encTlvSize && swap !== "overwrite" ? 2 * (136 - Math.ceil(encTlvSize / 8) * 8) : 0;
