@@ -63,6 +63,18 @@ for (const bits of [128, 256] as const) {
 	);
 }
 
+/**
+ * imgtool 2.4's sign (main.py) pairs an ECDSA or RSA signing key only with an encryption key of
+ * the same kind, and refuses -E with a P-384 signer (it has no P-384 encryption); Ed25519 signs
+ * beside any. The same rule holds in test/vectors/imgtool-2.4 ("refused by both").
+ */
+function imgtoolAllowsEncryption(signType: string, device: Device): boolean {
+	if (signType === "ed25519") return true;
+	if (signType === "ecdsa-p256") return device === "p256";
+	if (signType.startsWith("rsa")) return device === "rsa";
+	return false;
+}
+
 const PAYLOAD_SIZE = 3001; // not a multiple of 16: encrypted images get imgtool's zero padding
 const HEADER = 0x200;
 
@@ -146,6 +158,14 @@ for (const sig of SIGS) {
 					await sealdrop(["seal", "--device-pub", device!.pub, "-o", out, release]);
 				} else {
 					const encrypt = device ? ["-E", device.pub, ...keylen, ...enc.extra] : [];
+					if (device && !imgtoolAllowsEncryption(sig.keyType, enc.device!)) {
+						// imgtool 2.4 main.py: "Signing and encryption must use the same type of key"
+						const r = await runMain(["sign", ...common, ...encrypt, payloadFile, out]);
+						assert.equal(r.code, 2, describeRun(["sign"], r));
+						assert.match(r.stderr, /^sealdrop: E_USAGE: /);
+						assert.ok(!fs.existsSync(out), "no image written");
+						return;
+					}
 					await sealdrop(["sign", ...common, ...encrypt, payloadFile, out]);
 				}
 

@@ -11,7 +11,7 @@
  * Images are made with the CLI in a temp dir; layouts have 4 KiB sectors and 64 KiB slots. The
  * images stay clear of the slots' last sector: with a one-sector scratch area MCUboot cannot
  * recover image bytes in the trailer's sector from a cut that erases half of the scratch sector
- * (see scratchSwapSectors in host/sim/mcuboot/swap-scratch.ts).
+ * (see host/sim/mcuboot/swap-scratch.ts).
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
