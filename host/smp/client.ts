@@ -31,6 +31,8 @@ export interface RequestOptions {
 	timeout?: number;
 	/** Tries in all (default 4). */
 	tries?: number;
+	/** Called each time a try goes unanswered (before the next, or before giving up). */
+	onTimeout?: () => void;
 }
 
 export interface UploadOptions {
@@ -46,6 +48,11 @@ export interface UploadOptions {
 	onProgress?: (offset: number, total: number) => void;
 	/** What the client changed on its own, one line for the user (a smaller packet after a timeout). */
 	onNotice?: (message: string) => void;
+	/**
+	 * Upload requests in flight at once (default: what the device's OS params allow, window()); 1
+	 * sends each chunk after the previous answer.
+	 */
+	window?: number;
 }
 
 export interface UploadResult {
@@ -55,6 +62,22 @@ export interface UploadResult {
 	/** The SMP packet size the upload started with, and the one it ended with (smaller after a timeout). */
 	packetSize: number;
 	finalPacketSize: number;
+	/** The most requests that were in flight at once. */
+	window: number;
+}
+
+/** The most upload requests kept in flight, whatever buf_count a device reports. */
+export const MAX_WINDOW = 4;
+
+/**
+ * Upload requests in flight for a device reporting `bufCount` (OS params' buf_count, Zephyr's
+ * CONFIG_MCUMGR_TRANSPORT_NETBUF_COUNT): all but one of its buffers, which its response needs
+ * (requests and responses share that pool, zephyr subsys/mgmt/mcumgr/transport/src/smp.c
+ * smp_packet_alloc()), at most MAX_WINDOW; one when the device does not say (MCUboot's recovery).
+ * nRF Connect Device Manager pipelines its uploads the same way (its window from buf_count).
+ */
+export function uploadWindow(bufCount: number | undefined): number {
+	return bufCount === undefined ? 1 : Math.max(1, Math.min(MAX_WINDOW, bufCount - 1));
 }
 
 /**
@@ -119,6 +142,7 @@ export class SmpClient {
 					this.#link.send(packet);
 				});
 				if (response) return parseResponse(response);
+				options.onTimeout?.();
 			}
 		} finally {
 			this.#waiting.delete(sequence);
@@ -157,6 +181,8 @@ export class SmpClient {
 		const sha = new Uint8Array(createHash("sha256").update(bytes).digest());
 		const params = await this.params();
 		const packetSize = packetLimit(this.#link, params?.bufSize, options.mtu);
+		let window = Math.max(1, options.window ?? uploadWindow(params?.bufCount));
+		let widest = 1;
 		let mtu = packetSize;
 		let shrunk = false;
 		let off = 0;
@@ -164,18 +190,43 @@ export class SmpClient {
 		/** Bytes the device holds (by its account after the first chunk, then the chunks it took): the progress figure. */
 		let held = 0;
 		let resumedFrom = 0;
-		while (off < bytes.length) {
-			const first: CborMap = off === 0 ? { image: options.image ?? 0, len: bytes.length, sha, ...(options.upgrade ? { upgrade: true } : {}) } : {};
-			const fields: CborMap = { ...first, off };
+		/** Bytes from `limit` on are held by the device or asked for later (#pipelined). */
+		let limit = bytes.length;
+		/** The request for the chunk at `at` (`first`: the chunk at 0, with len and sha) and its data, which stops short of `end`. */
+		const chunkAt = (at: number, end = bytes.length) => {
+			const first: CborMap = at === 0 ? { image: options.image ?? 0, len: bytes.length, sha, ...(options.upgrade ? { upgrade: true } : {}) } : {};
+			const fields: CborMap = { ...first, off: at };
 			// what the request costs without data, plus the byte string's own head (at most 3 bytes below 65536)
 			const overhead = SMP_HEADER_SIZE + encodeCbor({ ...fields, data: new Uint8Array(0) }).length + 2;
 			const room = mtu - overhead;
-			if (room < (off === 0 ? 32 : 1)) throw new SmpSizeError(`an SMP packet of ${mtu} bytes leaves no room for image data (the first chunk needs ${overhead + 32})`);
-			const data = bytes.subarray(off, Math.min(bytes.length, off + room, off + (options.chunkSize ?? Infinity)));
-			const timing = off === 0 ? { timeout: options.firstTimeout ?? 40_000, tries: 1 } : { timeout: options.timeout ?? 2500, tries: 4 };
+			if (room < (at === 0 ? 32 : 1)) throw new SmpSizeError(`an SMP packet of ${mtu} bytes leaves no room for image data (the first chunk needs ${overhead + 32})`);
+			const data = bytes.subarray(at, Math.min(end, at + room, at + (options.chunkSize ?? Infinity)));
+			return { fields, data };
+		};
+		const timing = (at: number) => at === 0 ? { timeout: options.firstTimeout ?? 40_000, tries: 1 } : { timeout: options.timeout ?? 2500, tries: 4 };
+		while (off < bytes.length) {
+			if (off !== 0 && window > 1) {
+				const step = await this.#pipelined(bytes, off, window, limit, chunkAt, timing(off));
+				limit = step.limit;
+				chunks += step.chunks;
+				held += step.taken;
+				widest = Math.max(widest, step.widest);
+				off = step.off;
+				options.onProgress?.(Math.min(held, bytes.length), bytes.length);
+				if (step.timedOut && step.off !== 0) {
+					// a request went unanswered with others in flight: one at a time from here, as a device that
+					// pipelines nothing would want, and the one-at-a-time loop's smaller packets if that fails too.
+					// (A device that then answers off 0 lost the upload: it restarted, which explains the silence,
+					// and the first chunk resumes the session with the window as it was.)
+					window = 1;
+					options.onNotice?.(`no answer to an upload request with ${step.widest} in flight: sending one at a time from offset ${off}`);
+				}
+				continue;
+			}
+			const { fields, data } = chunkAt(off);
 			let response: CborMap;
 			try {
-				response = await this.write(SmpGroupId.IMAGE, 1, { ...fields, data }, timing);
+				response = await this.write(SmpGroupId.IMAGE, 1, { ...fields, data }, timing(off));
 			} catch (e) {
 				const smaller = smallerPacket(mtu, this.#link.framing);
 				if (!(e instanceof SmpTimeoutError) || shrunk || smaller >= mtu) throw e;
@@ -185,20 +236,85 @@ export class SmpClient {
 				continue;
 			}
 			chunks++;
-			if (typeof response.off !== "number") throw new Error("the device's upload response has no \"off\"");
-			if (response.match === false) throw new Error("the device reports that the uploaded image does not match its sha");
+			checkUploadResponse(response);
 			if (off === 0) {
 				// the device's offsets need not be in order (Sealdrop's agent wants the TLVs before the body), so ask
 				// how much it holds; a device without the Sealdrop group (Zephyr's img_mgmt) takes bytes in order, and
 				// the first answer's off is where it resumes an upload of the same len and sha
-				const received = (await this.#received()) ?? response.off;
+				const received = (await this.#received()) ?? response.off as number;
 				resumedFrom = received > data.length ? received : 0;
 				held = Math.max(received, data.length);
 			} else if (response.off !== off) held += data.length;
-			off = response.off;
+			off = response.off as number;
 			options.onProgress?.(Math.min(held, bytes.length), bytes.length);
 		}
-		return { resumedFrom, chunks, packetSize, finalPacketSize: mtu };
+		return { resumedFrom, chunks, packetSize, finalPacketSize: mtu, window: widest };
+	}
+
+	/**
+	 * Sends chunks from `off` with up to `window` requests in flight, each at the offset that
+	 * follows the one before (smp-protocol.md §5.3: the device answers each with the offset it
+	 * wants next, and ignores a chunk at any other offset). Answers come in order: while each
+	 * says the next offset sent, the window slides; when one says another (the agent jumps from the
+	 * TLV areas back to the body, or a chunk was lost), what is in flight is let through, since every
+	 * request carries the image's own bytes for its offset and the device ignores misplaced ones,
+	 * and this returns with the device's last word. A try that goes unanswered returns too, with
+	 * `timedOut`, once what is in flight has been answered (resent as request() does) or has timed out.
+	 *
+	 * Two things keep the window from running past what the device wants. `limit`: when the device
+	 * takes the chunks from `off` on and then asks for earlier bytes (Sealdrop's agent takes the TLV
+	 * areas first), the bytes from `off` on are ones it holds or will ask for, so no chunk is sent there
+	 * until the device asks for an offset there (returned, for the next call). And once an answer
+	 * says the image is whole (off = its length), the answers to chunks sent before it are not news:
+	 * a device that has closed the upload may answer them with off 0 or an error.
+	 */
+	async #pipelined(bytes: Uint8Array, off: number, window: number, limit: number, chunkAt: (at: number, end: number) => { fields: CborMap; data: Uint8Array }, timing: RequestOptions): Promise<{ off: number; limit: number; chunks: number; taken: number; widest: number; timedOut: boolean }> {
+		const inFlight: { at: number; length: number; answer: Promise<CborMap> }[] = [];
+		const end = off < limit ? limit : bytes.length;
+		let next = off;
+		let wanted = off;
+		let chunks = 0, taken = 0, widest = 0;
+		let timedOut = false;
+		let inOrder = true;
+		let whole = false;
+		let nextLimit = end;
+		// the first try that goes unanswered stops the window growing: the device may not take so many at once
+		const timed = { ...timing, onTimeout: () => { timedOut = true; } };
+		while (!whole && wanted < bytes.length || inFlight.length) {
+			while (!whole && inOrder && !timedOut && inFlight.length < window && next < end) {
+				const { fields, data } = chunkAt(next, end);
+				const answer = this.write(SmpGroupId.IMAGE, 1, { ...fields, data }, timed);
+				answer.catch(() => {}); // awaited below, in order
+				inFlight.push({ at: next, length: data.length, answer });
+				next += data.length;
+				widest = Math.max(widest, inFlight.length);
+			}
+			const request = inFlight.shift();
+			if (!request) break;
+			let response: CborMap;
+			try {
+				response = await request.answer;
+			} catch (e) {
+				if (whole) continue;
+				if (!(e instanceof SmpTimeoutError)) throw e;
+				timedOut = true;
+				continue;
+			}
+			chunks++;
+			if (whole) continue;
+			checkUploadResponse(response);
+			const said = response.off as number;
+			if (request.at === wanted) {
+				taken += request.length;
+				// it took the run of chunks from `off` to here and wants bytes before them: it holds that run
+				if (said < off) nextLimit = Math.min(nextLimit, off);
+			}
+			wanted = said;
+			if (wanted >= bytes.length) whole = true;
+			else if (wanted !== request.at + request.length) inOrder = false;
+			if (!inOrder && !inFlight.length) break;
+		}
+		return { off: wanted, limit: nextLimit, chunks, taken, widest, timedOut };
 	}
 
 	/** The bytes of the upload the device holds (Sealdrop group, cmd 2), or undefined from a device without it. */
@@ -215,6 +331,12 @@ export class SmpClient {
 	close(): void {
 		this.#link.close();
 	}
+}
+
+/** What every upload answer must say: where to continue, and no sha mismatch. */
+function checkUploadResponse(response: CborMap): void {
+	if (typeof response.off !== "number") throw new Error("the device's upload response has no \"off\"");
+	if (response.match === false) throw new Error("the device reports that the uploaded image does not match its sha");
 }
 
 function parseResponse(packet: Uint8Array): CborMap {

@@ -109,6 +109,21 @@ test("CBOR: RFC 8949 Appendix A indefinite lengths, floats and tags decode", () 
 	for (const [coded, value] of cases) assert.deepEqual(decodeCbor(hex(coded)), value, coded);
 });
 
+test("CBOR: byte strings as views of the request with byteStringViews (the upload's data without a copy), copies otherwise", () => {
+	const request = encodeCbor({ off: 512, data: new Uint8Array(300).fill(7), sha: new Uint8Array(32).fill(1) });
+	const viewed = decodeCbor(request, { byteStringViews: true }) as { data: Uint8Array; sha: Uint8Array };
+	assert.equal(viewed.data.buffer, request.buffer, "data is a view of the request");
+	assert.deepEqual(viewed.data, new Uint8Array(300).fill(7));
+	request[viewed.data.byteOffset - request.byteOffset] = 9;
+	assert.equal(viewed.data[0], 9, "and sees the request's bytes");
+	const copied = decodeCbor(request) as { data: Uint8Array };
+	assert.notEqual(copied.data.buffer, request.buffer, "by default a copy");
+	assert.deepEqual(copied.data, viewed.data);
+	// an indefinite byte string is gathered into a buffer of its own either way
+	const chunked = hex("a1 64 64617461 5f 42 0102 41 03 ff");
+	assert.deepEqual((decodeCbor(chunked, { byteStringViews: true }) as { data: Uint8Array }).data, hex("010203"));
+});
+
 test("CBOR: an SMP upload request in any key order, indefinite, with extra keys (§11.6)", () => {
 	const definite = encodeCbor({ off: 0, len: 1000, data: hex("3db8f396"), sha: new Uint8Array(32), image: 0, upgrade: false });
 	const value = decodeCbor(definite) as Record<string, unknown>;

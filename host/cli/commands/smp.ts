@@ -155,8 +155,9 @@ const echo = sub("echo", "Send text; the device echoes it (OS group, command 0).
 	}));
 
 const upload = sub("upload", "Upload an image to the device's secondary slot, with a progress bar; run it again after an interruption and it resumes.",
-	"upload (--udp H:P | --serial P | --tcp H:P) IMAGE [--mtu N] [--image N] [--upgrade]", [
+	"upload (--udp H:P | --serial P | --tcp H:P) IMAGE [--mtu N] [--window N] [--image N] [--upgrade]", [
 		{ long: "mtu", metavar: "N", help: "largest SMP packet to send (default: what the device takes: its buf_size less the serial framing's 4 bytes; 1020 on a serial line without OS params, MCUboot's default)" },
+		{ long: "window", metavar: "N", help: "upload requests in flight at once (default: buf_count − 1 from the device's OS params, at most 4; 1 when it reports none, or after a request goes unanswered)" },
 		{ long: "image", metavar: "N", help: "image number on multi-image boards (default 0)" },
 		{ long: "upgrade", arity: 0, help: "ask the device to refuse an image not newer than the running one" },
 		FORMAT,
@@ -164,6 +165,7 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 		if (args.positionals.length !== 1) fail("E_USAGE", "give one IMAGE to upload");
 		const image = parseIntegerIn(args.get("image") ?? "0", "--image", 0, 255);
 		const mtu = args.get("mtu") === undefined ? undefined : parseIntegerIn(args.get("mtu")!, "--mtu", 64, 65535);
+		const window = args.get("window") === undefined ? undefined : parseIntegerIn(args.get("window")!, "--window", 1, 16);
 		const bytes = readInput(args.positionals[0], "image");
 		const bar = new ProgressBar("upload", bytes.length);
 		const started = Date.now();
@@ -172,7 +174,7 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 			let result;
 			try {
 				result = await c.upload(bytes, {
-					image, upgrade: args.flag("upgrade"), ...(mtu ? { mtu } : {}),
+					image, upgrade: args.flag("upgrade"), ...(mtu ? { mtu } : {}), ...(window ? { window } : {}),
 					...(timeout(args) ? { timeout: timeout(args) } : {}),
 					onProgress: (off) => bar.update(off),
 					onNotice: (message) => { bar.interrupt(); process.stderr.write(`sealdrop: note: ${message}\n`); },
@@ -188,7 +190,7 @@ const upload = sub("upload", "Upload an image to the device's secondary slot, wi
 		const seconds = (Date.now() - started) / 1000;
 		const sha = createHash("sha256").update(bytes).digest("hex");
 		const sent = bytes.length - result.resumedFrom; // the rate of what crossed the link this time
-		const summary = { bytes: bytes.length, sha256: sha, hash: hash?.hash, seconds, bytesPerSecond: Math.round(sent / seconds), chunks: result.chunks, packetSize: result.packetSize, finalPacketSize: result.finalPacketSize, resumedFrom: result.resumedFrom };
+		const summary = { bytes: bytes.length, sha256: sha, hash: hash?.hash, seconds, bytesPerSecond: Math.round(sent / seconds), chunks: result.chunks, packetSize: result.packetSize, finalPacketSize: result.finalPacketSize, window: result.window, resumedFrom: result.resumedFrom };
 		return output(args, summary, `uploaded ${bytes.length} bytes in ${seconds.toFixed(1)} s (${(sent / 1024 / seconds).toFixed(1)} KiB/s, ${result.chunks} chunks of up to ${result.finalPacketSize}-byte packets${result.resumedFrom ? `, resumed at byte ${result.resumedFrom}` : ""})\n` +
 			(!hash ? "the device lists no slot holding it yet (MCUboot's serial recovery checks it at the next reset): see `sealdrop smp state`"
 				: hash.slot === 0 ? `the device lists it with hash ${hash.hash} in the primary slot (MCUboot's serial recovery writes it there): \`sealdrop smp reset\` boots it`

@@ -29,6 +29,12 @@ export interface CborLimits {
 	maxDepth?: number;
 	/** Items in one array or map (default 256). */
 	maxItems?: number;
+	/**
+	 * Byte strings as views of the input rather than copies (default false): the SMP server's
+	 * requests, whose upload `data` then goes to the agent without a copy. The input must then
+	 * stay unchanged while the values are used, and what is kept longer is copied by its keeper.
+	 */
+	byteStringViews?: boolean;
 }
 
 const BREAK = Symbol("break");
@@ -43,6 +49,7 @@ class Reader {
 	readonly #view: DataView;
 	readonly #maxDepth: number;
 	readonly #maxItems: number;
+	readonly #views: boolean;
 	readonly #text = new TextDecoder("utf-8", { fatal: true });
 
 	constructor(bytes: Uint8Array, limits: CborLimits) {
@@ -50,6 +57,7 @@ class Reader {
 		this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 		this.#maxDepth = limits.maxDepth ?? 8;
 		this.#maxItems = limits.maxItems ?? 256;
+		this.#views = limits.byteStringViews ?? false;
 	}
 
 	#need(n: number): number {
@@ -112,7 +120,11 @@ class Reader {
 				if (n < 0) error("an indefinite integer");
 				return major === 0 ? n : -1 - n;
 			}
-			case 2: return this.#string(2, info).slice();
+			case 2: {
+				const bytes = this.#string(2, info);
+				// an indefinite string is a new buffer already (concatBytes)
+				return this.#views || bytes.buffer !== this.#bytes.buffer ? bytes : bytes.slice();
+			}
 			case 3: {
 				try {
 					return this.#text.decode(this.#string(3, info));

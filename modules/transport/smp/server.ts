@@ -105,10 +105,14 @@ export class SmpServer {
  */
 export const SMP_REQUEST_DEPTH = 2;
 
-/** A request's payload: a CBOR map, or {} when empty. */
+/**
+ * A request's payload: a CBOR map, or {} when empty. Its byte strings are views of the request
+ * (an upload's `data` reaches the agent without a copy): valid while the group handles it, so a
+ * group copies what it keeps.
+ */
 function decodeBody(payload: Uint8Array): CborMap {
 	if (payload.length === 0) return {};
-	const value = decodeCbor(payload, { maxDepth: SMP_REQUEST_DEPTH });
+	const value = decodeCbor(payload, { maxDepth: SMP_REQUEST_DEPTH, byteStringViews: true });
 	if (!isMap(value)) throw new SmpError(SmpRc.INVAL, "the request body is not a CBOR map");
 	return value;
 }

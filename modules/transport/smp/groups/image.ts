@@ -160,7 +160,7 @@ export class ImageGroup implements SmpGroup {
 		if (receiving) this.#agent.abort(); // a new upload replaces the one in progress
 		this.#upload = undefined;
 		const started = agentCall(() => this.#agent.begin({ size, image, sessionId: sha, pending: "none" }));
-		this.#upload = { sha, size, image };
+		this.#upload = { sha: sha.slice(), size, image }; // kept: a copy, not a view of this request
 		return started.resumed ? started.nextOffset : 0;
 	}
 

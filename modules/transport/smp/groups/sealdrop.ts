@@ -83,7 +83,8 @@ export class SealdropGroup implements SmpGroup {
 		if (header.command === 1 && !read) {
 			const request = optionalBytes(body, "request");
 			if (!request) smpFail(SmpRc.INVAL, "a rotation needs \"request\" (a byte string)");
-			return { response: sealdropCall(() => this.#options.deviceKey.rotate(request)) };
+			// a copy: the request is a view of the SMP packet (server.ts decodeBody), and rotation may keep it
+			return { response: sealdropCall(() => this.#options.deviceKey.rotate(request.slice())) };
 		}
 		if (header.command === 2 && read) {
 			const s = this.#options.agent.status();
