@@ -2,10 +2,12 @@
 // (build/js with its type declarations, redone when a source is newer than the last build),
 // mbedTLS's headers (apt-get when root), the Linux XS host in its release and debug flavours
 // (scripts/xs-host.mjs; make decides what is stale) and its module map. `npm test` and
-// `npm start` run it first. `--force` rebuilds regardless; `--flavor asan` also builds the
-// sanitizer flavour; `--cortex-m4` also installs the arm-none-eabi toolchain (apt-get when root);
-// `--js-only` stops after the TypeScript build (npm pack's prepack: what the package ships).
-import { execFileSync } from "node:child_process";
+// `npm start` run it first. The TypeScript build runs beside the XS host's (of the XS host only
+// its module map reads build/js, and it is made again once both are done). `--force` rebuilds
+// regardless; `--flavor asan` also builds the sanitizer flavour; `--cortex-m4` also installs the
+// arm-none-eabi toolchain (apt-get when root); `--js-only` stops after the TypeScript build (npm
+// pack's prepack: what the package ships).
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +16,10 @@ import { buildXsHost, has, missingTools } from "./xs-host.mjs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const force = process.argv.includes("--force");
 
+let compiling; // the TypeScript build's process while it runs
+
 function fail(message) {
+	compiling?.kill();
 	console.error(`setup: ${message}`);
 	process.exit(1);
 }
@@ -50,16 +55,28 @@ if (!existsSync(installed) || newest(join(root, "package-lock.json")) > newest(i
 	run(npm, existsSync(join(root, "package-lock.json")) ? ["ci", "--no-audit", "--no-fund"] : ["install", "--no-audit", "--no-fund"]);
 }
 
-// TypeScript → build/js
+// TypeScript → build/js, started here and finished by typescriptBuilt()
 const js = join(root, "build", "js");
 const stamp = join(js, ".stamp");
 const sources = Math.max(...["modules", "native", "host", "test", "bench", "tsconfig.json", "package.json"].map((p) => newest(join(root, p))));
+let typescript;
 if (force || newest(stamp) < sources) {
 	console.error("setup: compiling TypeScript");
-	run(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."]);
+	const args = [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "."];
+	compiling = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+	typescript = new Promise((resolve) => compiling.on("close", (status) => resolve(status === 0 ? undefined : `\`${["tsc", ...args.slice(1)].join(" ")}\` failed`)));
+}
+
+/** Waits for the TypeScript build, then tidies build/js and stamps it; whether it compiled anything. */
+async function typescriptBuilt() {
+	if (!typescript) return false;
+	const failure = await typescript;
+	compiling = undefined;
+	if (failure) fail(failure);
 	pruneOrphans();
 	nativeTypes();
 	writeFileSync(stamp, new Date().toISOString() + "\n");
+	return true;
 }
 
 // Output whose source is gone (a module renamed or removed): tsc leaves it, npm pack would ship it
@@ -93,7 +110,10 @@ function nativeTypes() {
 	}
 }
 
-if (process.argv.includes("--js-only")) process.exit(0);
+if (process.argv.includes("--js-only")) {
+	await typescriptBuilt();
+	process.exit(0);
+}
 
 // The Linux XS host (scripts/xs-host.mjs): a C compiler, make, and mbedTLS 2.28's PSA Crypto
 // headers (Debian's libmbedtls-dev).
@@ -131,3 +151,5 @@ try {
 } catch (e) {
 	fail(e.message);
 }
+// the module map names build/js's files: made again if the TypeScript build ended after it
+if (await typescriptBuilt()) run(process.execPath, [join(root, "scripts", "xs-module-map.mjs")]);

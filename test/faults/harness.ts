@@ -48,7 +48,9 @@ export interface PowercutConfig {
 }
 
 export interface PhaseReport {
-	/** Cut points tried (every flash operation of the uncut run). */
+	/** Flash operations of the uncut run: the cut points there are. */
+	operations: number;
+	/** Cut points tried (every one, unless `runPowercut`'s `pick` chose some). */
 	points: number;
 	failures: string[];
 	/** Outcomes seen after the reset, e.g. { new: 40, old: 2 }. */
@@ -128,12 +130,17 @@ function bootedHash(out: Out): string | undefined {
 	return running?.hash;
 }
 
+/** Which cut points of a phase to try, from its `operations` (1-based); all of them by default. */
+export type PickPoints = (phase: "install" | "testSwap" | "revert" | "confirm", operations: number) => number[];
+const everyPoint: PickPoints = (_, operations) => Array.from({ length: operations }, (_, i) => i + 1);
+
 /**
  * Makes a device for `config` in `dir` (a fresh folder), with a factory image v1 running and
  * an update v2 made with the CLI for its key, then cuts the power at every flash operation of
- * each phase. `payloadBytes` sizes the firmware (default 20,000).
+ * each phase (or at those `pick` chooses: `npm test` tries a sample, test/helpers/sweep.ts).
+ * `payloadBytes` sizes the firmware (default 20,000).
  */
-export async function runPowercut(config: PowercutConfig, dir: string, payloadBytes = 20_000): Promise<PowercutReport> {
+export async function runPowercut(config: PowercutConfig, dir: string, payloadBytes = 20_000, pick: PickPoints = everyPoint): Promise<PowercutReport> {
 	fs.mkdirSync(path.join(dir, "state"), { recursive: true });
 	const esp = config.installer === "esp-idf";
 	const layout = JSON.parse(fs.readFileSync(path.join(repoRoot, "boards", esp ? "sim-esp32" : "sim", "layout.json"), "utf8"));
@@ -180,7 +187,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	const installOther = ["install", path.join(dir, "other.bin"), "--session-id", "0123"];
 	const start = device.snapshot();
 
-	const phase = (): PhaseReport => ({ points: 0, failures: [], outcomes: {} });
+	const phase = (): PhaseReport => ({ operations: 0, points: 0, failures: [], outcomes: {} });
 	const name = (hash: string | undefined) => hash === old ? "old" : hash === undefined ? "nothing" : "new";
 	const count = (p: PhaseReport, what: string) => { p.outcomes[what] = (p.outcomes[what] ?? 0) + 1; };
 
@@ -204,8 +211,10 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	// (a) the install
 	const p = report.install;
 	let resumedMidBody = 0;
-	p.points = Number(installed.flashOperations);
-	for (let k = 1; k <= p.points; k++) {
+	p.operations = Number(installed.flashOperations);
+	const installPoints = pick("install", p.operations);
+	p.points = installPoints.length;
+	for (const k of installPoints) {
 		device.restore(start);
 		const other = k % 10 === 0;
 		const fail = (why: string) => p.failures.push(`install k=${k}${other ? " (then another image)" : ""}: ${why}`);
@@ -227,7 +236,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	p.resumedMidBody = resumedMidBody;
 
 	// (b) the bootloader's test swap (or ESP-IDF's app selection)
-	await cutEach(device, keyLost, report.testSwap, pending, ["boot"], Number(trialBoot.flashOperations), async (k, reset) => {
+	await cutEach(device, keyLost, report.testSwap, pending, ["boot"], Number(trialBoot.flashOperations), pick("testSwap", Number(trialBoot.flashOperations)), async (k, reset) => {
 		const after = bootedHash(reset.out);
 		count(report.testSwap, name(after));
 		if (after !== fresh && (after !== old || !revertible)) return `k=${k}: the reset after the cut runs ${name(after)} (${JSON.stringify(reset.out.bootloader).slice(0, 400)})`;
@@ -237,14 +246,14 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	});
 
 	// the revert of an unconfirmed image
-	if (reverted) await cutEach(device, keyLost, report.revert, trial, ["boot"], Number(reverted.flashOperations), async (k, reset) => {
+	if (reverted) await cutEach(device, keyLost, report.revert, trial, ["boot"], Number(reverted.flashOperations), pick("revert", Number(reverted.flashOperations)), async (k, reset) => {
 		const after = bootedHash(reset.out);
 		count(report.revert, name(after));
 		return after === old ? undefined : `k=${k}: the reset after the cut runs ${name(after)}`;
 	});
 
 	// the app's confirm
-	await cutEach(device, keyLost, report.confirm, trial, ["confirm", "0"], Number(confirmed.flashOperations), async (k, reset) => {
+	await cutEach(device, keyLost, report.confirm, trial, ["confirm", "0"], Number(confirmed.flashOperations), pick("confirm", Number(confirmed.flashOperations)), async (k, reset) => {
 		const after = bootedHash(reset.out);
 		count(report.confirm, name(after));
 		const next = bootedHash((await device.run(["boot"])).out);
@@ -254,11 +263,12 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	return report;
 }
 
-/** For k = 1..points: from `base`, run `args` with a cut at k, reset, and let `keyLost` and `check` judge. */
-async function cutEach(device: Device, keyLost: (reset: Out) => string | undefined, p: PhaseReport, base: ReturnType<Device["snapshot"]>, args: string[], points: number,
+/** For each k of `points` (of 1..operations): from `base`, run `args` with a cut at k, reset, and let `keyLost` and `check` judge. */
+async function cutEach(device: Device, keyLost: (reset: Out) => string | undefined, p: PhaseReport, base: ReturnType<Device["snapshot"]>, args: string[], operations: number, points: number[],
 	check: (k: number, reset: { status: number; out: Out }) => Promise<string | undefined>): Promise<void> {
-	p.points = points;
-	for (let k = 1; k <= points; k++) {
+	p.operations = operations;
+	p.points = points.length;
+	for (const k of points) {
 		device.restore(base);
 		const cut = await device.run(args, k);
 		if (cut.status !== CUT_EXIT) {
