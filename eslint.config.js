@@ -1,7 +1,9 @@
-// Lint rules: typescript-eslint's recommended set, plus the one rule that keeps device code
-// portable: nothing under modules/ may import a Node built-in (it must run unchanged on XS).
+// Lint rules: typescript-eslint's recommended set, plus the rules that keep the architecture:
+// nothing under modules/ may import a Node built-in (it must run unchanged on XS), imports run
+// down the floors of ARCHITECTURE.md and never in a loop (scripts/eslint-floors.mjs).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import sealdrop from "./scripts/eslint-floors.mjs";
 
 export default tseslint.config(
 	{ ignores: ["build/**", "node_modules/**"] },
@@ -12,6 +14,11 @@ export default tseslint.config(
 			"@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
 			"no-constant-condition": ["error", { checkLoops: false }],
 		},
+	},
+	{
+		files: ["modules/**/*.ts", "host/**/*.ts", "native/**/*.ts", "native/**/*.js"],
+		plugins: { sealdrop },
+		rules: { "sealdrop/floors": "error", "sealdrop/no-cycle": "error" },
 	},
 	{
 		files: ["modules/**/*.ts"],

@@ -26,11 +26,8 @@ void hostRestoreStack(xsMachine* the);
 void hostRunPromiseJobs(xsMachine* the);
 void hostCheckRejections(xsMachine* the);
 
-/* main.c */
+/* report.c */
 void hostReportError(xsMachine* the, xsSlot* error, const char* what);
-void hostExit(xsMachine* the, int status);
-int hostArgc(void);
-const char* hostArgv(int i);
 
 /* uart.c: the device's console UART on stdin/stdout */
 int hostUartPollFd(xsMachine* the);   /* -1 when nobody reads the UART */

@@ -32,8 +32,6 @@ static int gArgc;
 static char** gArgv;
 static char gStartDirectory[PATH_MAX]; /* the working directory before --state changed it */
 
-int hostArgc(void) { return gArgc; }
-const char* hostArgv(int i) { return gArgv[i]; }
 
 static double now(void)
 {
@@ -44,30 +42,7 @@ static double now(void)
 
 /* Errors */
 
-void hostReportError(xsMachine* the, xsSlot* error, const char* what)
-{
-	xsBeginHost(the);
-	{
-		xsVars(2);
-		xsVar(0) = *error;
-		xsTry {
-			xsVar(1) = xsUndefined;
-			if (xsTypeOf(xsVar(0)) == xsReferenceType)
-				xsVar(1) = xsGet(xsVar(0), xsID("stack"));
-			if (xsTypeOf(xsVar(1)) == xsStringType)
-				fprintf(stderr, "%s: %s\n", what, xsToString(xsVar(1)));
-			else
-				fprintf(stderr, "%s: %s\n", what, xsToString(xsVar(0)));
-		}
-		xsCatch {
-			fprintf(stderr, "%s (not printable)\n", what);
-		}
-	}
-	xsEndHost(the);
-	fflush(stderr);
-}
-
-void hostExit(xsMachine* the, int status)
+static void hostExit(xsMachine* the, int status)
 {
 	the->exitStatus = status ? status : -1; /* -1: stop with exit code 0 */
 }
