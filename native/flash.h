@@ -11,9 +11,10 @@
  * - native/lin/flash-lin.c: partitions of ONE file, laid out by a board layout JSON (SEALDROP_FLASH,
  *   SEALDROP_LAYOUT); NOR rules enforced (a write needing an erased bit fails); an operation
  *   counter and an injected "power cut" (SEALDROP_FLASH_FAIL_AT) for fault-injection tests.
- * - esp32 (esp_partition_*) and zephyr (flash_area_*) backends can be added beside it. Real NOR
- *   flash does not refuse a write over programmed bits (the hardware ANDs silently), so those
- *   backends need not check; the host refuses so that such bugs show in tests.
+ * - native/esp32/flasharea-esp32.c (esp_partition_*) and native/zephyr/flasharea-zephyr.c
+ *   (flash_area_*). Real NOR flash does not refuse a write over programmed bits (the hardware
+ *   ANDs silently), so those backends need not check; the host refuses so that such bugs show
+ *   in tests.
  */
 #ifndef SEALDROP_FLASH_H
 #define SEALDROP_FLASH_H

@@ -1,8 +1,10 @@
 /**
  * Reads the MCUboot image a flash slot holds: its TLV areas (the body stays in flash) and its
  * hash, read back from flash. The agent uses it for the running image's version and state,
- * dependencies, and the check before marking an image pending; the simulator's bootloader model
- * for bootutil_img_validate. Both read through a `SlotReader`, so this is one piece of code.
+ * dependencies, and the check before marking an image pending; the esp-app payload hashes a
+ * release over the OTA partition through a `SlotReader`. The simulator's MCUboot model does not
+ * use it: it validates images with its own code (host/sim/mcuboot/validate.ts; ARCHITECTURE.md,
+ * "The Linux XS host and the simulator").
  */
 import type AesCtr from "sealdrop/native/aes-ctr";
 import Flash from "sealdrop/native/flash";
