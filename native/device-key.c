@@ -1,10 +1,11 @@
 /*
  * DeviceKey: the device's own key pair (P-256 or X25519) as a persistent PSA key that cannot be
  * exported, and the ECIES unwrap of MCUboot's ENC_EC256 / ENC_X25519 TLVs
- * (mcuboot-image-format.md §C.2) done entirely inside PSA: the ECDH secret feeds HKDF-SHA256
- * directly, the key-encryption and HMAC keys are derived as PSA keys, the tag is checked by
- * psa_mac_verify (constant time), and the image key becomes the PSA key of an AesCtr. No shared
- * secret, derived key or image key is ever a JS value.
+ * (mcuboot-image-format.md §C.2) done entirely inside PSA (device-key-unwrap.c, plain C that the
+ * install benchmark links too): the ECDH secret feeds HKDF-SHA256 directly, the key-encryption
+ * and HMAC keys are derived as PSA keys, the tag is checked by psa_mac_verify (constant time), and
+ * the image key becomes the PSA key of an AesCtr. No shared secret, derived key or image key is
+ * ever a JS value.
  *
  * Keys live at PSA key ids DEVICE_KEY_ID + slot (slot 0 by default, a second slot for rotation).
  * On the Linux host PSA keeps them in files in the working directory (the device's state folder).
@@ -13,8 +14,6 @@
 
 #define DEVICE_KEY_ID 0x00534400u /* "SD": inside PSA's user key id range (1 to 0x3fffffff) */
 #define DEVICE_KEY_SLOTS 4
-#define ECIES_INFO "MCUBoot_ECIES_v1"
-#define ECIES_ALG PSA_ALG_KEY_AGREEMENT(PSA_ALG_ECDH, PSA_ALG_HKDF(PSA_ALG_SHA_256))
 
 enum { KIND_P256 = 1, KIND_X25519 = 2 };
 
@@ -83,7 +82,7 @@ static psa_status_t importPrivate(psa_key_id_t id, int kind, const uint8_t* scal
 	psa_set_key_type(&attributes, kind == KIND_P256 ? PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1) : PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_MONTGOMERY));
 	psa_set_key_bits(&attributes, kind == KIND_P256 ? 256 : 255);
 	psa_set_key_usage_flags(&attributes, PSA_KEY_USAGE_DERIVE);
-	psa_set_key_algorithm(&attributes, ECIES_ALG);
+	psa_set_key_algorithm(&attributes, SEALDROP_ECIES_ALG);
 	psa_key_id_t created = 0;
 	return psa_import_key(&attributes, scalar, size, &created);
 }
@@ -195,18 +194,6 @@ void xs_devicekey_isExportable(xsMachine* the)
 	xsmcSetBoolean(xsResult, PSA_SUCCESS == status);
 }
 
-static psa_key_id_t deriveKey(psa_key_derivation_operation_t* operation, psa_key_type_t type, size_t bits, psa_key_usage_t usage, psa_algorithm_t algorithm, psa_status_t* status)
-{
-	psa_key_attributes_t attributes = PSA_KEY_ATTRIBUTES_INIT;
-	psa_set_key_type(&attributes, type);
-	psa_set_key_bits(&attributes, bits);
-	psa_set_key_usage_flags(&attributes, usage);
-	psa_set_key_algorithm(&attributes, algorithm);
-	psa_key_id_t key = 0;
-	*status = psa_key_derivation_output_key(&attributes, operation, &key);
-	return key;
-}
-
 /* unwrap(encTlv, kind, keyBits, aesCtr): opens an ENC TLV into aesCtr's key. */
 void xs_devicekey_unwrap(xsMachine* the)
 {
@@ -233,59 +220,10 @@ void xs_devicekey_unwrap(xsMachine* the)
 	   must not depend on it) */
 	uint8_t encTlv[65 + 32 + 32];
 	c_memcpy(encTlv, tlv, tlvLength);
-	const uint8_t* point = encTlv;
-	const uint8_t* tag = encTlv + pointLength;
-	const uint8_t* encrypted = tag + 32;
-
-	psa_key_id_t kek = 0, macKey = 0, imageKey = 0;
-	uint8_t imageKeyBytes[32];
-	size_t written = 0;
-	const char* step = "key agreement";
-	psa_key_derivation_operation_t derivation = PSA_KEY_DERIVATION_OPERATION_INIT;
-	psa_cipher_operation_t cipher = PSA_CIPHER_OPERATION_INIT;
-	psa_status_t status = psa_key_derivation_setup(&derivation, ECIES_ALG);
-	if (PSA_SUCCESS == status)
-		status = psa_key_derivation_key_agreement(&derivation, PSA_KEY_DERIVATION_INPUT_SECRET, key->id, point, pointLength);
-	if (PSA_SUCCESS == status)
-		status = psa_key_derivation_input_bytes(&derivation, PSA_KEY_DERIVATION_INPUT_INFO, (const uint8_t*)ECIES_INFO, sizeof(ECIES_INFO) - 1);
-	if (PSA_SUCCESS == status) {
-		step = "HKDF";
-		kek = deriveKey(&derivation, PSA_KEY_TYPE_AES, bits, PSA_KEY_USAGE_DECRYPT, PSA_ALG_CTR, &status);
-	}
-	if (PSA_SUCCESS == status)
-		macKey = deriveKey(&derivation, PSA_KEY_TYPE_HMAC, 256, PSA_KEY_USAGE_VERIFY_MESSAGE | PSA_KEY_USAGE_VERIFY_HASH, PSA_ALG_HMAC(PSA_ALG_SHA_256), &status);
-	psa_key_derivation_abort(&derivation);
-	if (PSA_SUCCESS == status) {
-		step = "tag";
-		status = psa_mac_verify(macKey, PSA_ALG_HMAC(PSA_ALG_SHA_256), encrypted, keyLength, tag, 32);
-	}
-	if (PSA_SUCCESS == status) {
-		static const uint8_t zeroCounter[16] = { 0 };
-		step = "key decryption";
-		status = psa_cipher_decrypt_setup(&cipher, kek, PSA_ALG_CTR);
-		if (PSA_SUCCESS == status)
-			status = psa_cipher_set_iv(&cipher, zeroCounter, sizeof(zeroCounter));
-		if (PSA_SUCCESS == status)
-			status = psa_cipher_update(&cipher, encrypted, keyLength, imageKeyBytes, sizeof(imageKeyBytes), &written);
-		psa_cipher_abort(&cipher);
-		if (PSA_SUCCESS == status && written != keyLength)
-			status = PSA_ERROR_GENERIC_ERROR;
-	}
-	if (PSA_SUCCESS == status) {
-		psa_key_attributes_t attributes = PSA_KEY_ATTRIBUTES_INIT;
-		psa_set_key_type(&attributes, PSA_KEY_TYPE_AES);
-		psa_set_key_bits(&attributes, bits);
-		psa_set_key_usage_flags(&attributes, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT);
-		psa_set_key_algorithm(&attributes, PSA_ALG_CTR);
-		step = "image key";
-		status = psa_import_key(&attributes, imageKeyBytes, keyLength, &imageKey);
-	}
-	sealdropZeroize(imageKeyBytes, sizeof(imageKeyBytes));
+	psa_key_id_t imageKey = 0;
+	const char* step = "";
+	psa_status_t status = sealdropEciesUnwrap(key->id, encTlv, pointLength, keyLength, &imageKey, &step);
 	sealdropZeroize(encTlv, sizeof(encTlv));
-	if (kek)
-		psa_destroy_key(kek);
-	if (macKey)
-		psa_destroy_key(macKey);
 	if (PSA_ERROR_INVALID_SIGNATURE == status)
 		sealdropThrowCode(the, "E_DEVICE_KEY", "ENC TLV does not open with this device key (tag mismatch: another device's image, or altered)");
 	if (PSA_SUCCESS != status) {
@@ -328,13 +266,13 @@ void xs_devicekey_prove(xsMachine* the)
 	size_t macLength = 0;
 	psa_key_id_t macKey = 0;
 	psa_key_derivation_operation_t derivation = PSA_KEY_DERIVATION_OPERATION_INIT;
-	psa_status_t status = psa_key_derivation_setup(&derivation, ECIES_ALG);
+	psa_status_t status = psa_key_derivation_setup(&derivation, SEALDROP_ECIES_ALG);
 	if (PSA_SUCCESS == status)
 		status = psa_key_derivation_key_agreement(&derivation, PSA_KEY_DERIVATION_INPUT_SECRET, key->id, point, pointLength);
 	if (PSA_SUCCESS == status)
 		status = psa_key_derivation_input_bytes(&derivation, PSA_KEY_DERIVATION_INPUT_INFO, (const uint8_t*)ROTATION_INFO, sizeof(ROTATION_INFO) - 1);
 	if (PSA_SUCCESS == status)
-		macKey = deriveKey(&derivation, PSA_KEY_TYPE_HMAC, 256, PSA_KEY_USAGE_SIGN_MESSAGE | PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_HMAC(PSA_ALG_SHA_256), &status);
+		macKey = sealdropDeriveKey(&derivation, PSA_KEY_TYPE_HMAC, 256, PSA_KEY_USAGE_SIGN_MESSAGE | PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_HMAC(PSA_ALG_SHA_256), &status);
 	psa_key_derivation_abort(&derivation);
 	if (PSA_SUCCESS == status)
 		status = psa_mac_compute(macKey, PSA_ALG_HMAC(PSA_ALG_SHA_256), copy, messageLength, mac, sizeof(mac), &macLength);

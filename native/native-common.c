@@ -1,4 +1,5 @@
-/* Helpers shared by the native modules: PSA start-up, errors, buffers, zeroization. */
+/* Helpers shared by the native modules: PSA start-up, errors, buffers (zeroization is in
+   device-key-unwrap.c, plain C). */
 #include "sealdrop-native.h"
 #include <stdarg.h>
 
@@ -69,13 +70,6 @@ static const char* psaCode(psa_status_t status)
 void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status)
 {
 	sealdropThrowCode(the, psaCode(status), "%s: %s (%d)", what, sealdropPsaStatusName(status), (int)status);
-}
-
-void sealdropZeroize(void* data, size_t size)
-{
-	volatile uint8_t* p = data;
-	while (size--)
-		*p++ = 0;
 }
 
 void sealdropGetBytes(xsMachine* the, xsSlot* slot, const uint8_t** data, size_t* size)

@@ -8,6 +8,7 @@
 #include "xsmc.h"
 #include "xsHost.h"
 #include <psa/crypto.h>
+#include "device-key-unwrap.h" /* sealdropZeroize, the ECIES unwrap */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,8 +43,6 @@ void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status) XS_
 /* Name of a PSA status code, for messages. */
 const char* sealdropPsaStatusName(psa_status_t status);
 
-/* Zeroes memory that held secrets in a way the compiler may not elide. */
-void sealdropZeroize(void* data, size_t size);
 
 /* Readable bytes of an ArrayBuffer, typed array or DataView argument; throws TypeError otherwise.
    The pointer is valid until the next call that may allocate in the XS heap. */

@@ -11,8 +11,9 @@
  * record-log.ts, bootutil.ts, slot-image.ts):
  *  1. begin: the slot's trailer blocks are read and those not erased are erased; the journal
  *     is cleared (a fresh block) when it holds a session.
- *  2. the ENC_EC256 TLV is opened with the device key exactly as native/device-key.c does
- *     (ECDH + HKDF-SHA256 into PSA keys, HMAC check, key decryption, image key into PSA);
+ *  2. the ENC_EC256 TLV is opened with the device key by the device's own code
+ *     (native/device-key-unwrap.c, compiled in: ECDH + HKDF-SHA256 into PSA keys, HMAC check, key
+ *     decryption, image key into PSA);
  *     the journal gets a fresh block holding the session record.
  *  3. the header area is written to the slot and hashed.
  *  4. per body chunk: AES-CTR decryption, SHA-256 of the plaintext, the ciphertext written
@@ -46,8 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ECIES_INFO "MCUBoot_ECIES_v1"
-#define ECIES_ALG PSA_ALG_KEY_AGREEMENT(PSA_ALG_ECDH, PSA_ALG_HKDF(PSA_ALG_SHA_256))
+#include "device-key-unwrap.h"
+
 #define MAX_CHUNK 65536
 #define MAX_BLOCK 65536
 
@@ -293,50 +294,17 @@ static void slotFlush(void)
 	check(psa_hash_setup(&gSlot.blockHash, PSA_ALG_SHA_256), "block hash");
 }
 
-/* Crypto, as native/device-key.c, native/aes-ctr.c and native/verify.c make the calls */
+/* Crypto: the device key's unwrap itself, and the calls native/aes-ctr.c and native/verify.c make */
 
-static psa_key_id_t deriveKey(psa_key_derivation_operation_t* operation, psa_key_type_t type, size_t bits, psa_key_usage_t usage, psa_algorithm_t algorithm)
-{
-	psa_key_attributes_t attributes = PSA_KEY_ATTRIBUTES_INIT;
-	psa_set_key_type(&attributes, type);
-	psa_set_key_bits(&attributes, bits);
-	psa_set_key_usage_flags(&attributes, usage);
-	psa_set_key_algorithm(&attributes, algorithm);
-	psa_key_id_t key = 0;
-	check(psa_key_derivation_output_key(&attributes, operation, &key), "HKDF");
-	return key;
-}
-
-/* ENC_EC256 (65-byte point, 32-byte tag, 16-byte key) into an AES-128-CTR PSA key. */
+/* ENC_EC256 (65-byte point, 32-byte tag, 16-byte key) into an AES-128-CTR PSA key: the device's
+   own unwrap (native/device-key-unwrap.c, linked in), not a copy of it. */
 static psa_key_id_t unwrap(psa_key_id_t deviceKey, const uint8_t* tlv)
 {
-	const uint8_t *point = tlv, *tag = tlv + 65, *encrypted = tlv + 97;
-	psa_key_derivation_operation_t derivation = PSA_KEY_DERIVATION_OPERATION_INIT;
-	check(psa_key_derivation_setup(&derivation, ECIES_ALG), "key agreement");
-	check(psa_key_derivation_key_agreement(&derivation, PSA_KEY_DERIVATION_INPUT_SECRET, deviceKey, point, 65), "key agreement");
-	check(psa_key_derivation_input_bytes(&derivation, PSA_KEY_DERIVATION_INPUT_INFO, (const uint8_t*)ECIES_INFO, sizeof(ECIES_INFO) - 1), "HKDF");
-	psa_key_id_t kek = deriveKey(&derivation, PSA_KEY_TYPE_AES, 128, PSA_KEY_USAGE_DECRYPT, PSA_ALG_CTR);
-	psa_key_id_t macKey = deriveKey(&derivation, PSA_KEY_TYPE_HMAC, 256, PSA_KEY_USAGE_VERIFY_MESSAGE | PSA_KEY_USAGE_VERIFY_HASH, PSA_ALG_HMAC(PSA_ALG_SHA_256));
-	psa_key_derivation_abort(&derivation);
-	check(psa_mac_verify(macKey, PSA_ALG_HMAC(PSA_ALG_SHA_256), encrypted, 16, tag, 32), "ENC TLV tag");
-	static const uint8_t zeroCounter[16] = { 0 };
-	uint8_t imageKey[16];
-	size_t written;
-	psa_cipher_operation_t cipher = PSA_CIPHER_OPERATION_INIT;
-	check(psa_cipher_decrypt_setup(&cipher, kek, PSA_ALG_CTR), "key decryption");
-	check(psa_cipher_set_iv(&cipher, zeroCounter, sizeof(zeroCounter)), "key decryption");
-	check(psa_cipher_update(&cipher, encrypted, 16, imageKey, sizeof(imageKey), &written), "key decryption");
-	psa_cipher_abort(&cipher);
-	psa_destroy_key(kek);
-	psa_destroy_key(macKey);
-	psa_key_attributes_t attributes = PSA_KEY_ATTRIBUTES_INIT;
-	psa_set_key_type(&attributes, PSA_KEY_TYPE_AES);
-	psa_set_key_bits(&attributes, 128);
-	psa_set_key_usage_flags(&attributes, PSA_KEY_USAGE_ENCRYPT | PSA_KEY_USAGE_DECRYPT);
-	psa_set_key_algorithm(&attributes, PSA_ALG_CTR);
 	psa_key_id_t key = 0;
-	check(psa_import_key(&attributes, imageKey, sizeof(imageKey), &key), "image key");
-	memset(imageKey, 0, sizeof(imageKey));
+	const char* step = "";
+	psa_status_t status = sealdropEciesUnwrap(deviceKey, tlv, 65, 16, &key, &step);
+	if (PSA_SUCCESS != status)
+		die(step, (long)status);
 	return key;
 }
 
@@ -534,7 +502,7 @@ int main(int argc, char** argv)
 	psa_set_key_type(&attributes, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
 	psa_set_key_bits(&attributes, 256);
 	psa_set_key_usage_flags(&attributes, PSA_KEY_USAGE_DERIVE);
-	psa_set_key_algorithm(&attributes, ECIES_ALG);
+	psa_set_key_algorithm(&attributes, SEALDROP_ECIES_ALG);
 	check(psa_import_key(&attributes, scalar, sizeof(scalar), &gImage.deviceKey), "device key");
 
 	/* the first install on an erased flash, counted; then installs over the previous one, timed
