@@ -88,10 +88,9 @@ function cLoopBinary(): string {
 	const cc = process.env.CC ?? "cc";
 	const build = spawnSync(cc, ["-O2", "-Wall", "-Wextra", `-I${native}`, "-o", binary, source, inputs[1], "-lmbedcrypto"], { encoding: "utf8" });
 	if (build.error || build.status !== 0) {
-		if (/psa\/crypto\.h/.test(build.stderr ?? ""))
-			throw new Error("bench/c/install-loop.c needs mbedTLS's PSA Crypto headers: sudo apt-get install libmbedtls-dev");
+		// the compiler's own words say what is missing; the usual cause is named, not guessed from them
 		process.stderr.write(build.stderr ?? "");
-		throw new Error(`${cc} could not build bench/c/install-loop.c${build.error ? `: ${build.error.message}` : ""}`);
+		throw new Error(`${cc} could not build bench/c/install-loop.c${build.error ? `: ${build.error.message}` : ""} (it needs mbedTLS's PSA Crypto headers: sudo apt-get install libmbedtls-dev)`);
 	}
 	return binary;
 }

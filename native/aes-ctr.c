@@ -49,7 +49,7 @@ void xs_aesctr(xsMachine* the)
 	sealdropPsaInit(the);
 	xsAesCtr ctr = c_calloc(1, sizeof(xsAesCtrRecord));
 	if (!ctr)
-		xsUnknownError("no memory");
+		sealdropThrowCode(the, "E_KEY_STORE", "no memory"); /* as PSA_ERROR_INSUFFICIENT_MEMORY is coded */
 	ctr->operation = psa_cipher_operation_init();
 	xsmcSetHostData(xsThis, ctr);
 	if (xsmcArgc < 1 || !xsmcTest(xsArg(0)))
@@ -78,7 +78,7 @@ void sealdropAesCtrAdopt(xsMachine* the, xsSlot* aesCtr, psa_key_id_t key)
 	xsAesCtr ctr = xsmcGetHostDataValidate(*aesCtr, xs_aesctr_destructor);
 	if (ctr->key) {
 		psa_destroy_key(key);
-		xsUnknownError("AesCtr already has a key");
+		sealdropThrowCode(the, "E_STATE", "AesCtr already has a key");
 	}
 	ctr->key = key;
 }
@@ -134,7 +134,7 @@ void xs_aesctr_process(xsMachine* the)
 {
 	xsAesCtr ctr = xsmcGetHostDataValidate(xsThis, xs_aesctr_destructor);
 	if (!ctr->key)
-		xsUnknownError("AesCtr has no key");
+		sealdropThrowCode(the, "E_STATE", "AesCtr has no key");
 	double position = xsmcArgc > 2 ? xsmcToNumber(xsArg(2)) : 0;
 	if (!(position >= 0) || position > 9007199254740991.0 || position != (double)(uint64_t)position)
 		xsRangeError("byteOffset must be a non-negative integer");

@@ -6,8 +6,8 @@
  * Everything JavaScript can pass is checked here before the backend sees it, and fails as a JS
  * error: TypeError for a wrong type (a non-number offset, a non-buffer, no options), RangeError
  * for a value out of range (negative or fractional numbers, out of bounds, misaligned, an empty
- * erase range), Error for a closed handle, a read-only handle, a failed operation (the backend's
- * words: "write needs an erase ...", "power cut ...").
+ * erase range), Error for a closed handle or a read-only one (code E_STATE) and for a failed
+ * operation (code E_FLASH; the backend's words: "write needs an erase ...", "power cut ...").
  */
 #include "sealdrop-native.h"
 #include "flash.h"
@@ -31,7 +31,7 @@ static xsFlash getFlash(xsMachine* the)
 {
 	xsFlash flash = xsmcGetHostDataValidate(xsThis, xs_flash_destructor);
 	if (!flash)
-		xsUnknownError("flash: closed");
+		sealdropThrowCode(the, "E_STATE", "flash: closed");
 	return flash;
 }
 
@@ -96,14 +96,14 @@ static void checkRange(xsMachine* the, xsFlash flash, uint32_t offset, uint32_t 
 static void checkWritable(xsMachine* the, xsFlash flash, const char* what)
 {
 	if (flash->readOnly)
-		xsUnknownError("flash.%s: read-only (opened with mode \"r\")", what);
+		sealdropThrowCode(the, "E_STATE", "flash.%s: read-only (opened with mode \"r\")", what);
 }
 
 /* new Flash(options, key) from Flash.open(options): options {path, mode?: "r" | "r+"}. */
 void xs_flash(xsMachine* the)
 {
 	if (xsmcGetHostDataValidate(xsThis, xs_flash_destructor))
-		xsUnknownError("flash: open already");
+		sealdropThrowCode(the, "E_STATE", "flash: open already");
 	if (xsmcArgc < 1 || xsReferenceType != xsmcTypeOf(xsArg(0)))
 		xsTypeError("flash.open: expected options {path}");
 	xsmcVars(1);
@@ -130,7 +130,7 @@ void xs_flash(xsMachine* the)
 
 	xsFlash flash = c_calloc(1, sizeof(xsFlashRecord));
 	if (!flash)
-		xsUnknownError("flash.open: no memory");
+		sealdropThrowCode(the, "E_FLASH", "flash.open: no memory");
 	int result = sealdropFlashAreaOpen(name, &flash->area);
 	if (result) {
 		c_free(flash);

@@ -28,8 +28,9 @@ declare module "sealdrop/native/flash" {
 	 * (1 → 0 with 0xFF). Offsets are relative to the partition's start.
 	 *
 	 * Errors (thrown, never a crash): TypeError for a wrong argument type, RangeError for an
-	 * out-of-range, fractional, negative or misaligned value or an empty erase range, Error for a
-	 * closed or read-only handle or a failed operation ("write needs an erase ...", "power cut ...").
+	 * out-of-range, fractional, negative or misaligned value or an empty erase range, Error with
+	 * `code` "E_STATE" for a closed or read-only handle and "E_FLASH" for a failed operation
+	 * ("write needs an erase ...", "power cut ...").
 	 *
 	 * Linux host (native/lin/flash-lin.c): the whole flash is ONE file, `SEALDROP_FLASH` (created
 	 * erased when missing), laid out by the board layout JSON `SEALDROP_LAYOUT` (e.g.

@@ -29,7 +29,7 @@ void xs_sha256(xsMachine* the)
 	sealdropPsaInit(the);
 	xsSha256 sha = c_calloc(1, sizeof(xsSha256Record));
 	if (!sha)
-		xsUnknownError("no memory");
+		sealdropThrowCode(the, "E_KEY_STORE", "no memory"); /* as PSA_ERROR_INSUFFICIENT_MEMORY is coded */
 	sha->operation = psa_hash_operation_init();
 	xsmcSetHostData(xsThis, sha);
 	start(the, sha);

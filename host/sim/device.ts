@@ -64,8 +64,9 @@ const print = (value: unknown) => console.log(JSON.stringify(value));
 const directoryOf = (path: string) => path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
 
 /**
- * A file of the host's, read with the XS host's calls (which throw plain errors): one that cannot
- * be read is E_IO, as the CLI reports it when it checks the file before starting the device.
+ * A file of the host's, read with the XS host's calls (whose errors carry E_IO): one that cannot
+ * be read is E_IO naming the file, as the CLI reports it when it checks the file before starting
+ * the device.
  */
 function hostFile<T>(path: string, read: () => T): T {
 	try {

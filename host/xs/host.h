@@ -26,6 +26,10 @@ void hostRestoreStack(xsMachine* the);
 void hostRunPromiseJobs(xsMachine* the);
 void hostCheckRejections(xsMachine* the);
 
+/* native/native-common.c (declared here too: sealdrop-native.h's xsmc.h does not mix with xs.h):
+   throws an Error whose `code` is one of SealdropError's codes, as the native modules do. */
+void sealdropThrowCode(xsMachine* the, const char* code, const char* format, ...) XS_FUNCTION_NORETURN;
+
 /* report.c */
 void hostReportError(xsMachine* the, xsSlot* error, const char* what);
 

@@ -50,6 +50,8 @@ export function now(): number {
 	return native("xs_host_now").call(undefined) as number;
 }
 
+/* The file calls below throw an Error with `code` "E_IO" when the file cannot be read or written. */
+
 export function readFile(path: string): Uint8Array {
 	return new Uint8Array(native("xs_host_readFile").call(undefined, path) as ArrayBuffer);
 }

@@ -324,17 +324,17 @@ void xs_host_readFile(xsMachine* the)
 	xsStringValue path = xsToString(xsArg(0));
 	FILE* file = fopen(path, "rb");
 	if (!file)
-		xsUnknownError("%s: %s", path, strerror(errno));
+		sealdropThrowCode(the, "E_IO", "%s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fileno(file), &st) || st.st_size > 64 * 1024 * 1024) {
 		fclose(file);
-		xsUnknownError("%s: cannot read", path);
+		sealdropThrowCode(the, "E_IO", "%s: cannot read", path);
 	}
 	xsResult = xsArrayBuffer(NULL, (xsIntegerValue)st.st_size);
 	size_t got = fread(xsToArrayBuffer(xsResult), 1, st.st_size, file);
 	fclose(file);
 	if (got != (size_t)st.st_size)
-		xsUnknownError("%s: short read", path);
+		sealdropThrowCode(the, "E_IO", "%s: short read", path);
 }
 
 /* readFileInto(path, position, buffer, byteOffset, length): bytes read (fewer at the end of the file). */
@@ -348,14 +348,14 @@ void xs_host_readFileInto(xsMachine* the)
 		xsRangeError("readFileInto: bad range");
 	FILE* file = fopen(path, "rb");
 	if (!file)
-		xsUnknownError("%s: %s", path, strerror(errno));
+		sealdropThrowCode(the, "E_IO", "%s: %s", path, strerror(errno));
 	size_t got = 0;
 	if (!fseeko(file, (off_t)position, SEEK_SET))
 		got = fread((uint8_t*)xsToArrayBuffer(xsArg(2)) + offset, 1, length, file);
 	int failed = ferror(file);
 	fclose(file);
 	if (failed)
-		xsUnknownError("%s: read failed", path);
+		sealdropThrowCode(the, "E_IO", "%s: read failed", path);
 	xsResult = xsInteger((xsIntegerValue)got);
 }
 
@@ -364,7 +364,7 @@ void xs_host_fileSize(xsMachine* the)
 	xsStringValue path = xsToString(xsArg(0));
 	struct stat st;
 	if (stat(path, &st))
-		xsUnknownError("%s: %s", path, strerror(errno));
+		sealdropThrowCode(the, "E_IO", "%s: %s", path, strerror(errno));
 	xsResult = xsNumber((double)st.st_size);
 }
 
@@ -373,11 +373,11 @@ void xs_host_writeFile(xsMachine* the)
 	xsStringValue path = xsToString(xsArg(0));
 	FILE* file = fopen(path, "wb");
 	if (!file)
-		xsUnknownError("%s: %s", path, strerror(errno));
+		sealdropThrowCode(the, "E_IO", "%s: %s", path, strerror(errno));
 	xsIntegerValue length = xsGetArrayBufferLength(xsArg(1));
 	size_t put = fwrite(xsToArrayBuffer(xsArg(1)), 1, length, file);
 	if (fclose(file) || put != (size_t)length)
-		xsUnknownError("%s: write failed", path);
+		sealdropThrowCode(the, "E_IO", "%s: write failed", path);
 }
 
 void xs_host_now(xsMachine* the)

@@ -65,7 +65,7 @@ void xs_uart_destructor(void* data)
 void xs_uart(xsMachine* the)
 {
 	if (gUart.open)
-		xsUnknownError("the UART is already open");
+		sealdropThrowCode(the, "E_STATE", "the UART is already open");
 	xsVars(1);
 	gUart.onReadable = xsUndefined;
 	if (xsToInteger(xsArgc) > 0 && xsTypeOf(xsArg(0)) == xsReferenceType) {
@@ -83,7 +83,7 @@ void xs_uart(xsMachine* the)
 static void checkOpen(xsMachine* the)
 {
 	if (!gUart.open || xsGetHostData(xsThis) != &gUart)
-		xsUnknownError("closed");
+		sealdropThrowCode(the, "E_STATE", "closed");
 }
 
 void xs_uart_read(xsMachine* the)
@@ -102,7 +102,7 @@ void xs_uart_read(xsMachine* the)
 	xsResult = xsArrayBuffer(NULL, count);
 	ssize_t got = read(STDIN_FILENO, xsToArrayBuffer(xsResult), count);
 	if (got < 0)
-		xsUnknownError("read failed: %s", strerror(errno));
+		sealdropThrowCode(the, "E_IO", "read failed: %s", strerror(errno));
 	if (got < count)
 		xsResult = xsCall2(xsResult, xsID("slice"), xsInteger(0), xsInteger((int)got));
 }
@@ -122,7 +122,7 @@ void xs_uart_write(xsMachine* the)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			xsUnknownError("write failed: %s", strerror(errno));
+			sealdropThrowCode(the, "E_IO", "write failed: %s", strerror(errno));
 		}
 		done += (xsIntegerValue)n;
 		data = xsToArrayBuffer(xsArg(0)); /* the GC may move buffers between calls */

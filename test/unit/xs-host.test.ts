@@ -172,6 +172,15 @@ test("xs-host: modules resolve by name as xsl and a device resolve them, not by 
 	assert.equal(entry("too-far", `import "lib/deep";\n`).status, 1);
 });
 
+test("xs-host: a file that cannot be read or written is an error with code E_IO", () => {
+	const missing = path.join(scratch, "no-such-file");
+	const calls = [`readFile(${JSON.stringify(missing)})`, `fileSize(${JSON.stringify(missing)})`, `readFileInto(${JSON.stringify(missing)}, 0, new Uint8Array(4))`,
+		`writeFile(${JSON.stringify(path.join(missing, "below"))}, new Uint8Array(4))`];
+	const r = run(`import { fileSize, readFile, readFileInto, writeFile } from "sealdrop/xs-host";\n${calls.map((c) => `try { ${c}; console.log("no error"); } catch (e) { console.log(e.code); }\n`).join("")}`);
+	assert.equal(r.status, 0, r.err);
+	assert.equal(r.out, "E_IO\n".repeat(calls.length));
+});
+
 test("xs-host: memory() reports current and peak use, and gc(false) lets allocation show", () => {
 	const r = run(`import { gc, memory } from "sealdrop/xs-host";
 gc(); gc(false);

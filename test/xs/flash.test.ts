@@ -267,11 +267,11 @@ test("flash: wrong argument types are TypeErrors, bad numbers RangeErrors", () =
 test("flash: a closed handle throws; close() again does nothing", () => {
 	const flash = Flash.open({ path: "scratch" });
 	flash.close();
-	throws(() => flash.read(8, 0), /closed/);
-	throws(() => flash.read(new Uint8Array(8), 0), /closed/);
-	throws(() => flash.write(filled(8, 0), 0), /closed/);
-	throws(() => flash.eraseBlock(0), /closed/);
-	throws(() => flash.status(), /closed/);
+	throws(() => flash.read(8, 0), { message: /closed/, code: "E_STATE" });
+	throws(() => flash.read(new Uint8Array(8), 0), { message: /closed/, code: "E_STATE" });
+	throws(() => flash.write(filled(8, 0), 0), { message: /closed/, code: "E_STATE" });
+	throws(() => flash.eraseBlock(0), { message: /closed/, code: "E_STATE" });
+	throws(() => flash.status(), { message: /closed/, code: "E_STATE" });
 	flash.close();
 	const again = Flash.open({ path: "scratch" });
 	equal(again.read(8, 0).byteLength, 8, "the partition opens again");
@@ -285,8 +285,8 @@ test("flash: mode \"r\" reads but refuses writes and erases", () => {
 			writer.eraseBlock(0);
 			writer.write(filled(8, 0x3c), 0);
 			bytesEqual(readBytes(reader, 8, 0), filled(8, 0x3c), "one flash behind both handles");
-			throws(() => reader.write(filled(8, 0), 8), /read-only/);
-			throws(() => reader.eraseBlock(0), /read-only/);
+			throws(() => reader.write(filled(8, 0), 8), { message: /read-only/, code: "E_STATE" });
+			throws(() => reader.eraseBlock(0), { message: /read-only/, code: "E_STATE" });
 			bytesEqual(readBytes(writer, 8, 0), filled(8, 0x3c));
 			writer.eraseBlock(0);
 		});
