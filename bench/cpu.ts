@@ -30,6 +30,16 @@ export function processCpuMs(pid: number): number | undefined {
 	return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
+/**
+ * CPU milliseconds of this process's children that have ended and been waited for (cutime +
+ * cstime of /proc/self/stat, proc(5): getrusage RUSAGE_CHILDREN), at 10 ms resolution.
+ */
+export function reapedChildrenCpuMs(): number {
+	const stat = fs.readFileSync("/proc/self/stat", "utf8");
+	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+	return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
+}
+
 /** `pid` and its descendants (/proc/PID/task/TID/children, proc(5)). */
 export function processTree(pid: number): number[] {
 	const out = [pid];
