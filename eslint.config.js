@@ -28,6 +28,14 @@ export default tseslint.config(
 		},
 	},
 	{
+		// the bootloader models check the device code, so they share none of its logic (issue 18):
+		// a bug in the agent must not be read back the same way by the bootloader it has to satisfy
+		files: ["host/sim/mcuboot.ts", "host/sim/mcuboot/**/*.ts", "host/sim/esp-bootloader.ts", "host/sim/esp/**/*.ts"],
+		rules: {
+			"no-restricted-imports": ["error", { patterns: [{ group: ["sealdrop/update", "sealdrop/update/*", "**/modules/update/*"], message: "a bootloader model imports nothing from the agent (modules/update)" }] }],
+		},
+	},
+	{
 		// native module shims: Moddable's Native()/native() reach the C half
 		files: ["native/**/*.js", "boards/**/*.js"],
 		languageOptions: { globals: { Native: "readonly", native: "readonly" } },

@@ -1,7 +1,8 @@
 /**
  * The app-image half of the `esp-idf` installer (ARCHITECTURE.md, "Installers"): what an ESP-IDF
  * app image must look like before it may be booted, checked as it streams in and again from flash.
- * Boot selection is the other half (esp-otadata.ts).
+ * Boot selection is the other half (esp-otadata.ts). The bootloader model checks images with
+ * code of its own (host/sim/esp/app-image.ts).
  *
  * Followed from ESP-IDF (master, components/…):
  * - bootloader_support/include/esp_app_format.h: esp_image_header_t, esp_image_segment_header_t,

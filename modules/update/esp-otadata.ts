@@ -10,7 +10,7 @@
  *   esp_ota_mark_app_invalid_rollback, esp_ota_get_boot_partition, esp_ota_get_next_update_partition,
  *   esp_ota_get_state_partition, esp_ota_check_rollback_is_possible,
  *   esp_ota_invalidate_inactive_ota_data_slot, esp_ota_get_last_invalid_partition.
- * The bootloader's own reading of otadata is host/sim/esp-bootloader.ts's, written separately.
+ * The bootloader model reads otadata with code of its own (host/sim/esp/otadata.ts).
  *
  * Device code: runs on XS through sealdrop/native/flash only.
  */
