@@ -205,6 +205,9 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	if (reverted && bootedHash(reverted) !== old) throw new Error("an unconfirmed update is not reverted");
 	device.restore(trial);
 	const confirmed = await device.ok(["confirm", "0"]);
+	// a confirm that never reaches the bootloader (a trailer or otadata write it cannot read) shows
+	// only at the next reset: the confirmed image must still run there
+	if (revertible && bootedHash(await device.ok(["boot"])) !== fresh) throw new Error("the confirmed update does not stay: the reset after the confirm runs another image");
 
 	const report: PowercutReport = { config: configName(config), install: { ...phase(), resumedMidBody: 0 }, testSwap: phase(), revert: phase(), confirm: phase() };
 
