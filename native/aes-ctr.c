@@ -129,7 +129,9 @@ static void seek(xsMachine* the, xsAesCtr ctr, double position)
 	ctr->running = 1;
 }
 
-/* process(input, output, byteOffset): output may be input itself; returns undefined. */
+/* process(input, output, byteOffset, inputOffset = 0, length = to the end, outputOffset = 0):
+   `length` bytes of input from inputOffset into output from outputOffset, which may be the same
+   bytes; returns undefined. */
 void xs_aesctr_process(xsMachine* the)
 {
 	xsAesCtr ctr = xsmcGetHostDataValidate(xsThis, xs_aesctr_destructor);
@@ -142,8 +144,13 @@ void xs_aesctr_process(xsMachine* the)
 	size_t inputSize;
 	uint8_t* output;
 	size_t outputSize;
+	size_t offset;
 	sealdropGetBytes(the, &xsArg(0), &input, &inputSize);
+	sealdropByteRange(the, 3, 4, inputSize, &offset, &inputSize);
+	input += offset;
 	sealdropGetWritableBytes(the, &xsArg(1), &output, &outputSize);
+	sealdropByteRange(the, 5, -1, outputSize, &offset, &outputSize);
+	output += offset;
 	if (outputSize < inputSize)
 		xsRangeError("output shorter than input");
 	if (!ctr->running || ctr->position != position)

@@ -12,8 +12,14 @@ declare module "sealdrop/native/aes-ctr" {
 		/**
 		 * Encrypts or decrypts `input` (the same operation in CTR) into `output`, which may be
 		 * `input` itself, as the bytes at `byteOffset` of the stream: any offset, in any order.
+		 * With `inputOffset`, `length` and `outputOffset`: `length` bytes of `input` from
+		 * `inputOffset` (to its end by default) into `output` from `outputOffset`, where subarray
+		 * views would cost allocations. Allocates nothing.
 		 */
-		process(input: ArrayBuffer | ArrayBufferView, output: ArrayBuffer | ArrayBufferView, byteOffset: number): void;
+		process(
+			input: ArrayBuffer | ArrayBufferView, output: ArrayBuffer | ArrayBufferView, byteOffset: number,
+			inputOffset?: number, length?: number, outputOffset?: number,
+		): void;
 		/** Destroys the key; any later call throws. */
 		close(): void;
 	}

@@ -180,6 +180,8 @@ void xs_flash_read(xsMachine* the)
 }
 
 /* write(buffer, byteOffset): offset and length multiples of writeAlign; NOR rules apply. */
+/* write(buffer, byteOffset, bufferOffset = 0, length = to the end): `length` bytes of buffer from
+   bufferOffset, programmed at byteOffset */
 void xs_flash_write(xsMachine* the)
 {
 	xsFlash flash = getFlash(the);
@@ -187,6 +189,10 @@ void xs_flash_write(xsMachine* the)
 	void* data;
 	xsUnsignedValue size;
 	getBuffer(the, 0, 0, &data, &size, "write");
+	size_t from, count;
+	sealdropByteRange(the, 2, 3, size, &from, &count);
+	data = (uint8_t*)data + from;
+	size = (xsUnsignedValue)count;
 	checkWritable(the, flash, "write");
 	uint32_t length = (uint32_t)size;
 	if (size != length)

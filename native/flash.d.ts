@@ -57,8 +57,12 @@ declare module "sealdrop/native/flash" {
 		read(byteLength: number, byteOffset: number): ArrayBuffer;
 		/** Fills `buffer` from `byteOffset` without allocating; returns the number of bytes read (its length). */
 		read(buffer: FlashBuffer, byteOffset: number): number;
-		/** Programs `buffer` at `byteOffset`; both the offset and the length must be multiples of writeAlign. */
-		write(buffer: FlashBuffer, byteOffset: number): void;
+		/**
+		 * Programs `buffer` at `byteOffset` (`length` bytes of it from `bufferOffset` when given,
+		 * where a subarray view would cost an allocation: an extension of ECMA-419's write); both
+		 * byteOffset and the length programmed must be multiples of writeAlign.
+		 */
+		write(buffer: FlashBuffer, byteOffset: number, bufferOffset?: number, length?: number): void;
 		/** Erases blocks `start` up to, not including, `end` (default start + 1): block indices, not bytes. */
 		eraseBlock(start: number, end?: number): void;
 		status(): FlashStatus;

@@ -3,22 +3,30 @@
  * platform part behind native/flash.h). Flash.open({path}) opens one; `new Flash()` throws.
  */
 const OPEN = Symbol("Flash.open");
+// the C functions, bound once at load (see native/sha256.js)
+const create = native("xs_flash");
+const operations = native("xs_flash_operations");
+const read = native("xs_flash_read");
+const write = native("xs_flash_write");
+const eraseBlock = native("xs_flash_eraseBlock");
+const status = native("xs_flash_status");
+const close = native("xs_flash_close");
 
 class Flash extends Native("xs_flash_destructor") {
 	constructor(options, key) {
 		if (key !== OPEN) throw new TypeError("use Flash.open(options)");
 		super();
-		native("xs_flash").call(this, options);
+		create.call(this, options);
 	}
 	static open(options) {
 		return new Flash(options, OPEN);
 	}
-	static get operations() { return native("xs_flash_operations").call(this); }
-	read(byteLength, byteOffset) { return native("xs_flash_read").call(this, byteLength, byteOffset); }
-	write(buffer, byteOffset) { return native("xs_flash_write").call(this, buffer, byteOffset); }
-	eraseBlock(start, end) { return native("xs_flash_eraseBlock").call(this, start, end); }
-	status() { return native("xs_flash_status").call(this); }
-	close() { return native("xs_flash_close").call(this); }
+	static get operations() { return operations.call(this); }
+	read(byteLength, byteOffset) { return read.call(this, byteLength, byteOffset); }
+	write(buffer, byteOffset, bufferOffset, length) { return write.call(this, buffer, byteOffset, bufferOffset, length); }
+	eraseBlock(start, end) { return eraseBlock.call(this, start, end); }
+	status() { return status.call(this); }
+	close() { return close.call(this); }
 	get format() {
 		return "buffer";
 	}

@@ -92,3 +92,40 @@ void sealdropGetWritableBytes(xsMachine* the, xsSlot* slot, uint8_t** data, size
 	*data = pointer;
 	*size = length;
 }
+
+/* Argument `index` as a byte count when given (not missing, not undefined): 1 with *value set,
+   else 0. Only numbers are taken, so no JavaScript runs (no valueOf) while a caller holds a
+   pointer into the XS heap. */
+static int optionalCount(xsMachine* the, int index, size_t* value)
+{
+	if (index < 0 || xsmcArgc <= index)
+		return 0;
+	int type = xsmcTypeOf(xsArg(index));
+	if (xsUndefinedType == type)
+		return 0;
+	double number;
+	if (xsIntegerType == type)
+		number = xsmcToInteger(xsArg(index));
+	else if (xsNumberType == type)
+		number = xsmcToNumber(xsArg(index));
+	else
+		xsTypeError("byte offsets and lengths must be numbers");
+	if (!(number >= 0) || number > 4294967295.0 || number != (double)(uint32_t)number)
+		xsRangeError("byte offsets and lengths must be integers from 0 to 2^32-1");
+	*value = (size_t)number;
+	return 1;
+}
+
+void sealdropByteRange(xsMachine* the, int offsetIndex, int lengthIndex, size_t size, size_t* offset, size_t* length)
+{
+	size_t from = 0, count;
+	optionalCount(the, offsetIndex, &from);
+	if (from > size)
+		xsRangeError("offset %u is past the %u bytes given", (unsigned)from, (unsigned)size);
+	if (!optionalCount(the, lengthIndex, &count))
+		count = size - from;
+	else if (count > size - from)
+		xsRangeError("%u bytes from offset %u run past the %u bytes given", (unsigned)count, (unsigned)from, (unsigned)size);
+	*offset = from;
+	*length = count;
+}

@@ -49,6 +49,13 @@ const char* sealdropPsaStatusName(psa_status_t status);
 void sealdropGetBytes(xsMachine* the, xsSlot* slot, const uint8_t** data, size_t* size);
 void sealdropGetWritableBytes(xsMachine* the, xsSlot* slot, uint8_t** data, size_t* size);
 
+/* The (offset, length) range of `size` bytes that arguments `offsetIndex` and `lengthIndex` name,
+   for natives that take (buffer, offset, length) where a subarray view would cost the caller an
+   allocation: a missing or undefined offset is 0, a missing or undefined length runs to the end
+   (an index of -1: no such argument). Throws RangeError for a range outside the bytes, TypeError
+   for a value that is not a number; allocates nothing otherwise. */
+void sealdropByteRange(xsMachine* the, int offsetIndex, int lengthIndex, size_t size, size_t* offset, size_t* length);
+
 /* Platform entropy (native/<platform>/entropy-<platform>.c): fills `data`, 0 on success. */
 int sealdropEntropyPlatformFill(uint8_t* data, size_t size);
 

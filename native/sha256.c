@@ -1,6 +1,7 @@
 /*
  * Sha256: streaming SHA-256 (FIPS 180-4) through PSA, for hashing images as they stream in.
- * update() takes any byte view and allocates nothing; digest() can write into a caller's buffer.
+ * update() takes any byte view, or a range of one, and allocates nothing; digest() can write into
+ * a caller's buffer.
  */
 #include "sealdrop-native.h"
 
@@ -46,13 +47,15 @@ void xs_sha256_close(xsMachine* the)
 	xsmcSetHostDestructor(xsThis, NULL);
 }
 
+/* update(data, offset = 0, length = to the end) */
 void xs_sha256_update(xsMachine* the)
 {
 	xsSha256 sha = xsmcGetHostDataValidate(xsThis, xs_sha256_destructor);
 	const uint8_t* data;
-	size_t size;
+	size_t size, offset, length;
 	sealdropGetBytes(the, &xsArg(0), &data, &size);
-	psa_status_t status = psa_hash_update(&sha->operation, data, size);
+	sealdropByteRange(the, 1, 2, size, &offset, &length);
+	psa_status_t status = psa_hash_update(&sha->operation, data + offset, length);
 	if (PSA_SUCCESS != status)
 		sealdropPsaThrow(the, "sha256 update", status);
 }

@@ -49,10 +49,11 @@ const aesNoble = mbPerSecond(rate(() => {
 
 // Steady-state allocation of the agent's per-chunk work, with collection off so every byte
 // allocated shows in the figures (less what an empty loop costs the measurement itself).
-// Through the module shims, each call evaluates its `native("xs_...")` string literal, and XS
-// copies string literals of code compiled at run time into a new chunk. A device build has no
-// such cost: xsc binds native() at build time and the strings of preloaded or archived code stay
-// in flash. The second figure calls the same C functions bound once, as on the device.
+// Through the module shims (native/sha256.js, native/aes-ctr.js), which bind their C functions
+// once at load, and with the same C functions bound here: both should be 0. (Shims that evaluated
+// `native("xs_...")` on each call cost the host a string per call: XS copies string literals of
+// code compiled at run time into a new chunk. A device build has no such cost: xsc binds native()
+// at build time and the strings of preloaded or archived code stay in flash.)
 const STEADY_CHUNKS = 1024;
 function allocated(step: () => void): number {
 	for (let i = 0; i < 16; i++) step();

@@ -43,6 +43,30 @@ test("aes-ctr: any offset, any order, equals one pass (@noble/ciphers, zero coun
 	bytesEqual(out, expected, "sequential");
 });
 
+test("aes-ctr: process(input, output, byteOffset, inputOffset, length, outputOffset) works on ranges, as subarrays would", () => {
+	const key = fromHex("2b7e151628aed2a6abf7158809cf4f3c");
+	const data = new Uint8Array(200).map((_, i) => (i * 13 + 1) & 0xff);
+	const expected = nobleCtr(key, new Uint8Array(16)).encrypt(data);
+	const cipher = new AesCtr({ key });
+	const out = new Uint8Array(100).fill(0xee);
+	cipher.process(data, out, 37, 37, 50, 10); // stream bytes 37..86 into out[10..60)
+	bytesEqual(out.subarray(10, 60), expected.subarray(37, 87), "the range, where outputOffset says");
+	bytesEqual(out.subarray(0, 10), new Uint8Array(10).fill(0xee), "nothing before outputOffset");
+	bytesEqual(out.subarray(60), new Uint8Array(40).fill(0xee), "nothing after the length");
+	const all = new Uint8Array(200);
+	cipher.process(data, all, 150, 150); // inputOffset alone: to the end, into output's start
+	bytesEqual(all.subarray(0, 50), expected.subarray(150));
+	const inPlace = data.slice();
+	cipher.process(inPlace, inPlace, 16, 16, 32, 16);
+	bytesEqual(inPlace.subarray(16, 48), expected.subarray(16, 48), "in place");
+	bytesEqual(inPlace.subarray(0, 16), data.subarray(0, 16), "in place: nothing else changed");
+	throws(() => cipher.process(data, out, 0, 150, 60), { type: RangeError }, "input range past its end");
+	throws(() => cipher.process(data, out, 0, 0, 50, 60), { type: RangeError }, "output too short from outputOffset");
+	throws(() => cipher.process(data, out, 0, 0, 10, 101), { type: RangeError }, "outputOffset past the end");
+	throws(() => cipher.process(data, out, 0, "0" as never, 10), { type: TypeError }, "inputOffset that is not a number");
+	cipher.close();
+});
+
 test("aes-ctr: the counter block carries across 64-bit boundaries", () => {
 	const key = fromHex("2b7e151628aed2a6abf7158809cf4f3c");
 	const start = fromHex("00000000000000ffffffffffffffffff");

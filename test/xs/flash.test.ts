@@ -196,6 +196,25 @@ test("flash: write offsets and lengths must be multiples of writeAlign", () => {
 	});
 });
 
+test("flash: write(buffer, byteOffset, bufferOffset, length) programs that range of the buffer", () => {
+	withFlash("scratch", (flash) => {
+		flash.eraseBlock(0);
+		const data = Uint8Array.from({ length: 40 }, (_, i) => i);
+		flash.write(data, 8, 4, 16);
+		bytesEqual(readBytes(flash, 32, 0), new Uint8Array([...filled(8, 0xff), ...data.subarray(4, 20), ...filled(8, 0xff)]));
+		flash.write(data, 32, 24); // bufferOffset alone: to the end of the buffer
+		bytesEqual(readBytes(flash, 16, 32), data.subarray(24));
+		flash.write(data.subarray(8), 48, 8, 8); // a range of a view is taken from the view's start
+		bytesEqual(readBytes(flash, 8, 48), data.subarray(16, 24));
+		throws(() => flash.write(data, 64, 36, 8), { type: RangeError }, "range past the buffer's end");
+		throws(() => flash.write(data, 64, 41), { type: RangeError }, "bufferOffset past the end");
+		throws(() => flash.write(data, 64, 0, 4), /length 4 is not a multiple of writeAlign 8/, "the length programmed must be aligned");
+		throws(() => flash.write(data, 64, "0" as never, 8), { type: TypeError });
+		bytesEqual(readBytes(flash, 16, 64), filled(16, 0xff), "refused writes wrote nothing");
+		flash.eraseBlock(0);
+	});
+});
+
 test("flash: read into a caller's buffer, views included", () => {
 	withFlash("scratch", (flash) => {
 		flash.eraseBlock(0);

@@ -31,6 +31,26 @@ test("sha256: any split of the input gives the same digest as @noble/hashes", ()
 	}
 });
 
+test("sha256: update(data, offset, length) hashes that range, as a subarray would", () => {
+	const data = new Uint8Array(300).map((_, i) => (i * 31 + 5) & 0xff);
+	for (const [offset, length] of [[0, 300], [7, 100], [299, 1], [300, 0], [64, 64]]) {
+		const h = new Sha256();
+		h.update(data, offset, length);
+		bytesEqual(new Uint8Array(h.digest()), nobleSha256(data.subarray(offset, offset + length)), `${length} bytes from ${offset}`);
+	}
+	const h = new Sha256();
+	h.update(data, 250); // to the end
+	bytesEqual(new Uint8Array(h.digest()), nobleSha256(data.subarray(250)), "offset alone: to the end");
+	h.update(data.subarray(10), 5, 20); // a range of a view is taken from the view's start
+	bytesEqual(new Uint8Array(h.digest()), nobleSha256(data.subarray(15, 35)), "a range of a view");
+	throws(() => h.update(data, 301), { type: RangeError }, "offset past the end");
+	throws(() => h.update(data, 200, 101), { type: RangeError }, "length past the end");
+	throws(() => h.update(data, -1, 1), { type: RangeError }, "negative offset");
+	throws(() => h.update(data, 1.5, 1), { type: RangeError }, "fractional offset");
+	throws(() => h.update(data, "1" as never, 1), { type: TypeError }, "offset that is not a number");
+	bytesEqual(new Uint8Array(h.digest()), nobleSha256(new Uint8Array(0)), "refused ranges hashed nothing");
+});
+
 test("sha256: digest into a caller's buffer, then the object starts over", () => {
 	const h = new Sha256();
 	h.update(ascii("abc"));
