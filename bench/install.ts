@@ -6,17 +6,25 @@
  *
  * - MB/s of whole installs (begin() to finish(), image bytes) against bench/c/install-loop.c,
  *   a C loop making the same PSA Crypto and flash calls with the same chunk size on a flash file
- *   costed as the host's (see its header for what it does and does not do); ratio = XS / C.
+ *   costed as the host's (see its header for what it does and does not do); ratio = XS / C by
+ *   each process's CPU time (user + system: the machine is shared), by wall beside it, and by
+ *   instructions per install when valgrind is installed (cachegrind's I refs of K = 3 installs
+ *   less those of K = 1, halved: start-up and the first install's costs cancel).
  * - XS heap, in bytes over the live heap after the first chunk (goal: flat from there): the
  *   live heap (collected) before begin(), after chunks and after finish(), its growth per body
  *   chunk, the peak with collection left to XS (the host's heap grows on demand), and the bytes
- *   allocated per body chunk with collection suspended (garbage included).
+ *   allocated per body chunk with collection suspended (garbage included), at 1, 4 and 64 KiB
+ *   chunks.
  * - Flash erases and writes of a first install on erased flash and of a second one over it,
  *   per partition, against the minimum: each erase block the image covers erased once and
  *   written once, the trailer blocks a previous install programmed erased, and bootutil's two
  *   pending writes (magic, swap_info); and against the minimum with the resume journal the
  *   design requires (a fresh journal block, the session record, one checkpoint per complete
  *   block, the DONE record, and what moving to a fresh journal block copies).
+ * - On a device (deviceEstimate): the repeat install's flash work costed with the ESP32's and
+ *   STM32F4's flash timings, the image's time over UART and BLE links, and the agent's CPU
+ *   scaled from its instruction count; each assumption is a named field beside its figure.
+ * JSON on stdout; a summary of the headline figures on stderr.
  */
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -31,6 +39,7 @@ import { openRelease, SealRun } from "../host/cli/seal.js";
 
 const MIN_MS = Number(process.env.BENCH_MIN_MS ?? 1000);
 const CHUNK = 4096;
+const ALLOCATION_CHUNKS = [1024, 4096, 65536];
 const PAYLOAD = 1024 * 1024;
 const BLOCK = 4096;
 const WRITE_ALIGN = 8;
@@ -107,15 +116,46 @@ function run(what: string, command: string, args: string[], env: Record<string, 
 	return result.stdout.trim().split("\n").pop()!;
 }
 
-interface Counts { erases: number; erasedBlocks: number; writes: number; writtenBytes: number }
+/**
+ * Instructions `command` executes (user space), from valgrind's cachegrind without its cache
+ * simulation; undefined when valgrind is not installed.
+ */
+function instructions(what: string, command: string, args: string[], env: Record<string, string> = {}): number | undefined {
+	const result = spawnSync("valgrind", ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", command, ...args], {
+		encoding: "utf8", env: { ...process.env, SEALDROP_ENTROPY: "", SEALDROP_FLASH_FAIL_AT: "", SEALDROP_FLASH_CUT: "", ...env },
+	});
+	if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") return undefined;
+	const refs = /I\s+refs:\s+([\d,]+)/.exec(result.stderr ?? "");
+	if (result.status !== 0 || !refs) {
+		process.stderr.write(result.stderr ?? "");
+		throw new Error(`${what} under valgrind exited with ${result.status}`);
+	}
+	return Number(refs[1].replaceAll(",", ""));
+}
+
+/** Instructions per install: K = 3 installs less K = 1, halved (start-up and the first install cancel). */
+function perInstall(count: (installs: number) => number | undefined): number | undefined {
+	const one = count(1);
+	const three = one === undefined ? undefined : count(3);
+	return one === undefined || three === undefined ? undefined : Math.round((three - one) / 2);
+}
+
+interface Counts { erases: number; erasedBlocks: number; writes: number; writtenBytes: number; blocksErased: number[] }
 interface XsSpeed {
 	installsPerSecond: number;
+	installsPerCpuSecond: number;
 	trailerFirstBlock: number;
 	chunks: number;
 	heap: Record<string, unknown>;
+	allocatedPerBodyChunk: { chunkBytes: number; bodyChunks: number; bytes: number; median: number; max: number; chunksAllocating: number }[];
 }
 interface XsCount { trailerFirstBlock: number; first: Record<string, Counts>; repeat: Record<string, Counts> }
-interface CLoop { installsPerSecond: number; imageBytes: number; flash: { first: { erases: number; writes: number }; repeat: { erases: number; writes: number } } }
+interface CLoop {
+	installsPerSecond: number;
+	installsPerCpuSecond: number;
+	imageBytes: number;
+	flash: { first: { erases: number; writes: number }; repeat: { erases: number; writes: number } };
+}
 
 // The image: a sealable release signed once, sealed for this device's key.
 const signer = generateKey("ecdsa-p256");
@@ -136,6 +176,7 @@ const layout = boardLayout();
 const partition = (name: string) => layout.partitions.find((p) => p.name === name)!;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "sealdrop-bench-install-"));
 let xs: XsSpeed, counted: XsCount, c: CLoop;
+let xsInstructions: number | undefined, cInstructions: number | undefined;
 try {
 	const cLoop = cLoopBinary();
 	const layoutPath = path.join(work, "layout.json");
@@ -145,7 +186,7 @@ try {
 	fs.writeFileSync(imagePath, sealed);
 	fs.writeFileSync(inputsPath, JSON.stringify({
 		image: imagePath, layout: layoutPath, deviceKey: privateScalar(device), trust: publicKeyBytes(signer).toString("hex"),
-		chunkBytes: CHUNK, minMilliseconds: MIN_MS,
+		chunkBytes: CHUNK, allocationChunkBytes: ALLOCATION_CHUNKS, minMilliseconds: MIN_MS,
 	}));
 
 	const binary = path.join(root, "build", "xs", "release", "sealdrop-xs");
@@ -163,15 +204,20 @@ try {
 	xs = JSON.parse(run("the timed run on XS", binary, ["--state", path.join(work, "speed"), entry, inputsPath, "speed"], xsEnv("speed")));
 
 	const secondary = partition("secondary"), journal = partition("journal");
-	c = JSON.parse(run("the C loop", cLoop, [
-		`image=${imagePath}`, `flash=${path.join(work, "c.flash")}`, `flashSize=${layout.flash.size}`, `blockLength=${BLOCK}`, `writeAlign=${WRITE_ALIGN}`,
+	const cArgs = (name: string) => [
+		`image=${imagePath}`, `flash=${path.join(work, `${name}.flash`)}`, `flashSize=${layout.flash.size}`, `blockLength=${BLOCK}`, `writeAlign=${WRITE_ALIGN}`,
 		`slot=${secondary.offset}:${secondary.size}`, `journal=${journal.offset}:${journal.size}`, `trailerFirstBlock=${counted.trailerFirstBlock}`,
 		`magicBlockOffset=${trailer.magicBlockOffset}`, `swapInfoOffset=${trailer.swapInfoOffset}`,
 		`hdrSize=${hdrSize}`, `imgSize=${imgSize}`, `protectTlvSize=${protectTlvSize}`, `chunk=${CHUNK}`, `minMs=${MIN_MS}`,
 		`deviceKey=${privateScalar(device)}`, `encTlv=${Buffer.from(findEncTlv(image)!.value).toString("hex")}`,
 		`signer=${rawPublicKey(signer).toString("hex")}`, `signature=${ecdsaRaw(signature).toString("hex")}`,
 		`hash=${Buffer.from(findHashTlv(image).tlv.value).toString("hex")}`,
-	]));
+	];
+	c = JSON.parse(run("the C loop", cLoop, cArgs("c")));
+
+	// Instructions per install, each side in a fresh state folder and flash file per count.
+	xsInstructions = perInstall((k) => instructions("the XS installs", binary, ["--state", path.join(work, `instructions-${k}`), entry, inputsPath, "installs", String(k)], xsEnv(`instructions-${k}`)));
+	cInstructions = perInstall((k) => instructions("the C loop", cLoop, [...cArgs(`c-instructions-${k}`), `installs=${k}`]));
 } finally {
 	fs.rmSync(work, { recursive: true, force: true });
 }
@@ -206,9 +252,11 @@ function journalMinimum(): { erases: number; writes: number } {
 }
 
 const ratio = (a: number, b: number) => +(a / b).toFixed(3);
-function flashFigures(byPartition: Record<string, Counts>, previousPending: boolean) {
-	const sum = (f: (c: Counts) => number) => Object.values(byPartition).reduce((n, p) => n + f(p), 0);
-	const actual = { erases: sum((p) => p.erases), erasedBlocks: sum((p) => p.erasedBlocks), writes: sum((p) => p.writes) };
+const round = (value: number, digits = 2) => +value.toFixed(digits);
+function flashFigures(counts: Record<string, Counts>, previousPending: boolean) {
+	const byPartition = Object.fromEntries(Object.entries(counts).map(([name, { blocksErased: _, ...c }]) => [name, c]));
+	const sum = (f: (c: Counts) => number) => Object.values(counts).reduce((n, p) => n + f(p), 0);
+	const actual = { erases: sum((p) => p.erases), erasedBlocks: sum((p) => p.erasedBlocks), writes: sum((p) => p.writes), writtenBytes: sum((p) => p.writtenBytes) };
 	const minimum = { erases: imageBlocks + (previousPending ? trailerBlocks : 0), writes: imageBlocks + pendingWrites };
 	const journal = journalMinimum();
 	const withJournal = { erases: minimum.erases + journal.erases, writes: minimum.writes + journal.writes };
@@ -220,9 +268,66 @@ function flashFigures(byPartition: Record<string, Counts>, previousPending: bool
 	};
 }
 
+/**
+ * What the repeat install (an update over a previous one, the usual case) would cost on a device,
+ * from its counted flash operations, the image's size and the agent's instruction count. Every
+ * assumption is a field beside the figure it makes.
+ */
+function deviceEstimate(counts: Record<string, Counts>) {
+	const erasedBlocks = Object.values(counts).reduce((n, p) => n + p.erasedBlocks, 0);
+	const writtenBytes = Object.values(counts).reduce((n, p) => n + p.writtenBytes, 0);
+	const esp32 = { sectorBytes: 4096, eraseBytesPerSecond: 45e3, writeBytesPerSecond: 754e3 };
+	// STM32F405/407 datasheet, parallelism x32: 128 KiB sector erase 1 s typical, 2 s maximum;
+	// a 32-bit word programmed in 16 µs typical
+	const stm32f4 = { sectorBytes: 128 * 1024, sectorEraseSeconds: { typical: 1, maximum: 2 }, wordProgramSeconds: 16e-6, wordBytes: 4 };
+	// the same erases on 128 KiB sectors: the 4 KiB blocks erased, grouped by the sector holding them
+	const sectors = Object.values(counts).reduce((n, p) => n + new Set(p.blocksErased.map((b) => Math.floor((b * BLOCK) / stm32f4.sectorBytes))).size, 0);
+	const uart = { bitsPerByte: 10, smpSerialBase64Expansion: 4 / 3 };
+	const uartSeconds = (baud: number) => ({
+		baud, raw: round((sealed.length * uart.bitsPerByte) / baud, 1),
+		smpSerialAtLeast: round((sealed.length * uart.smpSerialBase64Expansion * uart.bitsPerByte) / baud, 1),
+	});
+	// BLE: SMP requests of up to 244 ATT payload bytes (247-byte MTU, 251-byte LE data length), on
+	// LE 1M PHY, a 30 ms connection interval carrying 4 such packets (a phone's usual connection)
+	const ble = { attPayloadBytes: 244, connectionIntervalSeconds: 0.03, packetsPerInterval: 4 };
+	const bleBytesPerSecond = (ble.attPayloadBytes * ble.packetsPerInterval) / ble.connectionIntervalSeconds;
+	const cpu = { esp32Hz: 240e6, stm32f4Hz: 168e6, instructionsPerCycle: 1, note: "x86-64 instructions taken as device instructions, one per cycle: an order of magnitude, not a prediction" };
+	const cpuSeconds = (instructions: number | undefined, hz: number) => (instructions === undefined ? null : round(instructions / (hz * cpu.instructionsPerCycle), 3));
+	return {
+		install: "repeat",
+		imageBytes: sealed.length,
+		esp32: {
+			assumptions: esp32,
+			erases: erasedBlocks, eraseSeconds: round((erasedBlocks * esp32.sectorBytes) / esp32.eraseBytesPerSecond, 1),
+			writtenBytes, writeSeconds: round(writtenBytes / esp32.writeBytesPerSecond, 2),
+		},
+		stm32f4: {
+			assumptions: stm32f4,
+			sectorErases: sectors,
+			eraseSeconds: { typical: sectors * stm32f4.sectorEraseSeconds.typical, maximum: sectors * stm32f4.sectorEraseSeconds.maximum },
+			writtenBytes, writeSeconds: round((writtenBytes / stm32f4.wordBytes) * stm32f4.wordProgramSeconds, 2),
+		},
+		link: {
+			assumptions: { uart, ble },
+			uart115200Seconds: uartSeconds(115200),
+			uart921600Seconds: uartSeconds(921600),
+			bleSeconds: round(sealed.length / bleBytesPerSecond, 1),
+		},
+		agentCpu: {
+			assumptions: cpu,
+			instructionsPerInstall: { xs: xsInstructions ?? null, cLoop: cInstructions ?? null },
+			esp32Seconds: { xs: cpuSeconds(xsInstructions, cpu.esp32Hz), cLoop: cpuSeconds(cInstructions, cpu.esp32Hz) },
+			stm32f4Seconds: { xs: cpuSeconds(xsInstructions, cpu.stm32f4Hz), cLoop: cpuSeconds(cInstructions, cpu.stm32f4Hz) },
+		},
+	};
+}
+
 const mbPerSecond = (installsPerSecond: number) => +((installsPerSecond * sealed.length) / 1e6).toFixed(2);
 const xsMBps = mbPerSecond(xs.installsPerSecond);
 const cLoopMBps = mbPerSecond(c.installsPerSecond);
+const xsCpuMBps = mbPerSecond(xs.installsPerCpuSecond);
+const cLoopCpuMBps = mbPerSecond(c.installsPerCpuSecond);
+const estimate = deviceEstimate(counted.repeat);
 const results = {
 	cpu: os.cpus()[0]?.model,
 	installer: "mcuboot-encrypted",
@@ -230,10 +335,20 @@ const results = {
 	payloadBytes: PAYLOAD,
 	imageBytes: sealed.length,
 	chunksPerInstall: xs.chunks,
-	xsMBps,
-	cLoopMBps,
-	ratio: ratio(xsMBps, cLoopMBps),
-	installMs: { xs: +(1000 / xs.installsPerSecond).toFixed(2), cLoop: +(1000 / c.installsPerSecond).toFixed(2) },
+	mbPerCpuSecond: { xs: xsCpuMBps, cLoop: cLoopCpuMBps },
+	mbPerWallSecond: { xs: xsMBps, cLoop: cLoopMBps },
+	ratio: {
+		byCpu: ratio(xsCpuMBps, cLoopCpuMBps),
+		byWall: ratio(xsMBps, cLoopMBps),
+		byInstructions: xsInstructions && cInstructions ? ratio(cInstructions, xsInstructions) : null,
+	},
+	installMs: {
+		cpu: { xs: round(1000 / xs.installsPerCpuSecond), cLoop: round(1000 / c.installsPerCpuSecond) },
+		wall: { xs: round(1000 / xs.installsPerSecond), cLoop: round(1000 / c.installsPerSecond) },
+	},
+	instructionsPerInstall: { xs: xsInstructions ?? null, cLoop: cInstructions ?? null, tool: xsInstructions ? "valgrind --tool=cachegrind, I refs, (K=3 − K=1) ÷ 2" : "valgrind not installed" },
+	/** Mean XS heap bytes allocated per body chunk (collection suspended), and how they spread over the chunks. */
+	allocatedBytesPerBodyChunk: Object.fromEntries(xs.allocatedPerBodyChunk.map(({ chunkBytes, ...a }) => [`${chunkBytes / 1024}KiB`, a])),
 	heap: xs.heap,
 	flash: {
 		blockLength: BLOCK,
@@ -244,5 +359,23 @@ const results = {
 		repeat: flashFigures(counted.repeat, true),
 		cLoop: c.flash,
 	},
+	deviceEstimate: estimate,
 };
 process.stdout.write(JSON.stringify(results, null, 2) + "\n");
+
+const allocation = xs.allocatedPerBodyChunk.map((a) => `${a.bytes} B at ${a.chunkBytes / 1024} KiB (median ${a.median}, ${a.chunksAllocating} of ${a.bodyChunks} chunks allocate, at most ${a.max} B)`).join(", ");
+const s = (n: number | null) => (n === null ? "n/a" : `${n} s`);
+process.stderr.write([
+	`bench:install: ${(sealed.length / 1048576).toFixed(2)} MiB sealed image, ${CHUNK / 1024} KiB chunks, mcuboot-encrypted`,
+	`  XS ÷ C loop: ${results.ratio.byCpu} by CPU (${xsCpuMBps} vs ${cLoopCpuMBps} MB per CPU second), ${results.ratio.byWall} by wall`
+		+ (results.ratio.byInstructions ? `, ${results.ratio.byInstructions} by instructions (${xsInstructions} vs ${cInstructions} per install)` : ""),
+	`  XS heap allocated per body chunk, mean: ${allocation}`,
+	`  flash, repeat install: ${results.flash.repeat.erasedBlocks} block erases, ${results.flash.repeat.writes} writes, ${results.flash.repeat.writtenBytes} bytes`,
+	`  ESP32 (4 KiB sectors, erase 45 KB/s, write 754 KB/s): erase ${estimate.esp32.eraseSeconds} s, write ${estimate.esp32.writeSeconds} s`,
+	`  STM32F4 (128 KiB sectors, 1–2 s each, 16 µs a word): ${estimate.stm32f4.sectorErases} sector erases ${estimate.stm32f4.eraseSeconds.typical}–${estimate.stm32f4.eraseSeconds.maximum} s, write ${estimate.stm32f4.writeSeconds} s`,
+	`  link: UART 115200 ${estimate.link.uart115200Seconds.raw} s raw (≥ ${estimate.link.uart115200Seconds.smpSerialAtLeast} s as SMP serial), `
+		+ `921600 ${estimate.link.uart921600Seconds.raw} s (≥ ${estimate.link.uart921600Seconds.smpSerialAtLeast} s), BLE ${estimate.link.bleSeconds} s`,
+	`  agent CPU at one instruction a cycle: ESP32 240 MHz ${s(estimate.agentCpu.esp32Seconds.xs)} (C loop ${s(estimate.agentCpu.esp32Seconds.cLoop)}), `
+		+ `STM32F4 168 MHz ${s(estimate.agentCpu.stm32f4Seconds.xs)} (C loop ${s(estimate.agentCpu.stm32f4Seconds.cLoop)})`,
+	"",
+].join("\n"));

@@ -16,6 +16,8 @@ export interface PartitionCounts {
 	/** write() calls, and the bytes they programmed. */
 	writes: number;
 	writtenBytes: number;
+	/** The blocks erased, each once (for what larger erase sectors would make of the same erases). */
+	blocksErased: number[];
 }
 
 /** Counts by partition name since the process started (or the last reset). */
@@ -59,11 +61,11 @@ export default class Flash {
 		return typeof what === "number" ? this.#flash.read(what, byteOffset) : this.#flash.read(what, byteOffset);
 	}
 
-	write(buffer: FlashBuffer, byteOffset: number): void {
-		this.#flash.write(buffer, byteOffset);
+	write(buffer: FlashBuffer, byteOffset: number, bufferOffset = 0, length = buffer.byteLength - bufferOffset): void {
+		this.#flash.write(buffer, byteOffset, bufferOffset, length);
 		const c = this.#counts();
 		c.writes++;
-		c.writtenBytes += buffer.byteLength;
+		c.writtenBytes += length;
 	}
 
 	eraseBlock(start: number, end = start + 1): void {
@@ -71,6 +73,7 @@ export default class Flash {
 		const c = this.#counts();
 		c.erases++;
 		c.erasedBlocks += end - start;
+		for (let block = start; block < end; block++) if (!c.blocksErased.includes(block)) c.blocksErased.push(block);
 	}
 
 	status(): FlashStatus {
@@ -83,7 +86,7 @@ export default class Flash {
 
 	#counts(): PartitionCounts {
 		let c = counts.get(this.#path);
-		if (!c) counts.set(this.#path, c = { erases: 0, erasedBlocks: 0, writes: 0, writtenBytes: 0 });
+		if (!c) counts.set(this.#path, c = { erases: 0, erasedBlocks: 0, writes: 0, writtenBytes: 0, blocksErased: [] });
 		return c;
 	}
 }

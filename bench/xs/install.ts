@@ -3,13 +3,17 @@
  * device key, runs this twice and the C loop once, and prints the figures):
  *   sealdrop-xs --state DIR build/js/bench/xs/install.js INPUTS.json speed
  *   sealdrop-xs --map COUNTING.map --state DIR build/js/bench/xs/install.js INPUTS.json count
- * `speed`: installs per second of the sealed image through UpdateAgent, then the XS heap during
- * one install. `count`: the flash writes and erases of a first install on erased flash and of a
- * second one over it, per partition (through bench/xs/counting-flash.ts). Prints one JSON object.
+ *   sealdrop-xs --state DIR build/js/bench/xs/install.js INPUTS.json installs K
+ * `speed`: installs per second of the sealed image through UpdateAgent, by wall and by this
+ * process's CPU time, then the XS heap during one install, and the bytes allocated per body chunk
+ * at each of inputs.allocationChunkBytes. `count`: the flash writes and erases of a first install
+ * on erased flash and of a second one over it, per partition (through
+ * bench/xs/counting-flash.ts). `installs K`: K installs and nothing else, for an instruction count
+ * under valgrind (bench/install.ts takes the difference of two K). Prints one JSON object.
  *
  * The image stands for the transport: it is read into the heap before anything is measured, and
- * the views of it the agent is handed (one per offset it asks for) are made during the first
- * install and reused, so that the figures are the agent's own.
+ * the views of it the agent is handed (one per offset it asks for, per chunk size) are made during
+ * the first install at that size and reused, so that the figures are the agent's own.
  */
 import DeviceKey from "sealdrop/native/device-key";
 import Flash from "sealdrop/native/flash";
@@ -17,7 +21,8 @@ import { fromHex } from "sealdrop/image";
 import { parseBoardConfig, UpdateAgent } from "sealdrop/update";
 import { trailerFirstBlock } from "sealdrop/update/bootutil";
 import { argv, exit, gc, memory, now, readFile, resetPeaks } from "sealdrop/xs-host";
-import { rate } from "../rate.js";
+import { measure } from "../rate.js";
+import { cpuMs } from "./cpu.js";
 
 interface Inputs {
 	image: string;
@@ -27,6 +32,8 @@ interface Inputs {
 	/** `getpub -e raw` bytes of the release signing key. */
 	trust: string;
 	chunkBytes: number;
+	/** The chunk sizes at which the bytes allocated per body chunk are measured. */
+	allocationChunkBytes: number[];
 	minMilliseconds: number;
 }
 
@@ -43,19 +50,22 @@ if (DeviceKey.exists({ slot })) new DeviceKey({ slot }).destroy();
 DeviceKey.import("p256", fromHex(inputs.deviceKey), { slot }).close();
 const agent = new UpdateAgent({ board, trust: [{ publicKey: fromHex(inputs.trust) }] });
 
-const views = new Map<number, Uint8Array>();
-function bytesAt(offset: number): Uint8Array {
-	let view = views.get(offset);
-	if (!view) views.set(offset, view = image.subarray(offset, Math.min(image.length, offset + CHUNK)));
+/** The views of the image a transport hands the agent, by chunk size and offset. */
+const views = new Map<number, Map<number, Uint8Array>>();
+function bytesAt(offset: number, chunk: number): Uint8Array {
+	let sized = views.get(chunk);
+	if (!sized) views.set(chunk, sized = new Map());
+	let view = sized.get(offset);
+	if (!view) sized.set(offset, view = image.subarray(offset, Math.min(image.length, offset + chunk)));
 	return view;
 }
 
-/** One install, as a transport drives it; `afterChunk(k)` runs after the k-th write(). */
-function install(afterChunk?: (k: number) => void): number {
+/** One install, as a transport drives it, in chunks of `chunk` bytes; `afterChunk(k)` runs after the k-th write(). */
+function install(afterChunk?: (k: number) => void, chunk = CHUNK): number {
 	let next = agent.begin({ size: image.length }).nextOffset;
 	let k = 0;
 	while (next < image.length) {
-		next = agent.write(next, bytesAt(next));
+		next = agent.write(next, bytesAt(next, chunk));
 		afterChunk?.(k);
 		k++;
 	}
@@ -94,9 +104,15 @@ if (mode === "count") {
 	const repeat = run();
 	console.log(JSON.stringify({ trailerFirstBlock: secondaryTrailerFirstBlock(), first, repeat }));
 	exit(0);
+} else if (mode === "installs") {
+	const count = Number(argv[3]);
+	for (let i = 0; i < count; i++) install();
+	console.log(JSON.stringify({ installs: count }));
+	exit(0);
 } else {
-	// Speed: whole installs, begin() to finish(), one to warm up then until minMilliseconds.
-	const installsPerSecond = rate(() => install(), inputs.minMilliseconds, now);
+	// Speed: whole installs, begin() to finish(), one to warm up then until minMilliseconds of
+	// wall and of CPU time have passed.
+	const speed = measure(() => install(), inputs.minMilliseconds, now, cpuMs);
 
 	// Live heap: collected after every chunk, so each figure is what the install holds then.
 	const chunks = install();
@@ -117,28 +133,40 @@ if (mode === "count") {
 	install();
 	const peak = memory();
 
-	// Allocation: collection suspended, so every byte allocated between the first body chunk and
-	// the one before the last (the last one verifies and ends the install) shows.
+	// Allocation: collection suspended, so every byte allocated from the end of the first body
+	// chunk to the end of the one before the last (the last one verifies and ends the install)
+	// shows, chunk by chunk. The install before it, at the same chunk size, makes the transport's
+	// views of the image.
 	const FIRST_BODY = 2; // chunk 0 is the header area, chunk 1 the TLV areas
+	interface Allocated { chunkBytes: number; bodyChunks: number; bytes: number; median: number; max: number; chunksAllocating: number }
+	function allocatedPerBodyChunk(chunk: number): Allocated {
+		const last = install(undefined, chunk) - 2;
+		const marks = new Float64Array(last + 1);
+		const mark = (k: number) => {
+			if (k >= FIRST_BODY && k <= last) marks[k] = inUse();
+		};
+		gc();
+		gc(false);
+		const sampled = inUse();
+		const sampling = inUse() - sampled; // what one inUse() allocates (its memory() object), taken off each figure
+		install(mark, chunk);
+		gc(true);
+		const each = Array.from(marks.subarray(FIRST_BODY + 1), (v, i) => v - marks[FIRST_BODY + i] - sampling).sort((a, b) => a - b);
+		return {
+			chunkBytes: chunk, bodyChunks: each.length,
+			bytes: +(each.reduce((sum, v) => sum + v, 0) / each.length).toFixed(1),
+			median: each[each.length >> 1], max: each[each.length - 1], chunksAllocating: each.filter((v) => v > 0).length,
+		};
+	}
+	const allocated = inputs.allocationChunkBytes.map(allocatedPerBodyChunk);
 	const LAST_BODY = chunks - 2;
-	const marks = new Float64Array(2);
-	const mark = (k: number) => {
-		if (k === FIRST_BODY) marks[0] = inUse();
-		else if (k === LAST_BODY) marks[1] = inUse();
-	};
-	gc();
-	gc(false);
-	const sampled = inUse();
-	const sampling = inUse() - sampled; // what one inUse() allocates (its memory() object), counted once below
-	install(mark);
-	gc(true);
-
 	const bodyChunks = LAST_BODY - FIRST_BODY;
 	const first = live[0];
 	const body = Array.from(live.subarray(FIRST_BODY, LAST_BODY + 1));
 	const deltas = body.slice(1).map((v, i) => v - body[i]).sort((a, b) => a - b);
 	console.log(JSON.stringify({
-		installsPerSecond,
+		installsPerSecond: speed.perSecond,
+		installsPerCpuSecond: speed.perCpuSecond,
 		trailerFirstBlock: secondaryTrailerFirstBlock(),
 		chunks,
 		heap: {
@@ -155,8 +183,9 @@ if (mode === "count") {
 			medianLiveDeltaPerBodyChunk: deltas[deltas.length >> 1],
 			peakOverFirstChunk: peak.chunksPeak + peak.slotsPeak - first,
 			peak: { chunkBytes: peak.chunksPeak, slotBytes: peak.slotsPeak },
-			allocatedPerBodyChunk: +((marks[1] - marks[0] - sampling) / bodyChunks).toFixed(1),
+			allocatedPerBodyChunk: allocated.find((a) => a.chunkBytes === CHUNK)?.bytes,
 		},
+		allocatedPerBodyChunk: allocated,
 	}));
 	exit(0);
 }
