@@ -14,8 +14,9 @@ const TABLE = (() => {
 	return table;
 })();
 
-export function crc32(bytes: Uint8Array, crc = 0): number {
+/** CRC-32 of `length` bytes of `bytes` from `offset` (all of them by default), continuing from `crc`. */
+export function crc32(bytes: Uint8Array, crc = 0, offset = 0, length = bytes.length - offset): number {
 	let c = ~crc >>> 0;
-	for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+	for (let i = offset, end = offset + length; i < end; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
 	return ~c >>> 0;
 }

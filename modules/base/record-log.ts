@@ -29,6 +29,8 @@ const HEADER = 6;
 const CRC = 4;
 const BLOCK_HEADER_TYPE = 0;
 const WINDOW = 256;
+/** Records with payloads up to this size are encoded in a buffer the log keeps (a journal BLOCK record is 20). */
+const SMALL_PAYLOAD = 64;
 
 export interface LogRecord {
 	type: number;
@@ -126,6 +128,11 @@ class LogBlocks {
 	readonly #erased: number;
 	/** Flash is read through this small window: a log's memory does not grow with its erase blocks (128 KiB on STM32F4). */
 	readonly #window = new Uint8Array(WINDOW);
+	/** Small records are encoded here, so appending one allocates nothing. */
+	readonly #small: Uint8Array;
+	/** A block header's payload (its generation), and the record types a move wrote: kept for each move. */
+	readonly #header = new Uint8Array(4);
+	readonly #typesMoved = new Set<number>();
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
 	#append = 0;        // offset in the active block where the next record goes
@@ -144,6 +151,7 @@ class LogBlocks {
 		this.#blocks = status.blocks;
 		this.#align = status.writeAlign;
 		this.#erased = status.eraseValue;
+		this.#small = new Uint8Array(this.#recordSize(SMALL_PAYLOAD));
 		if (status.blocks < 2) {
 			this.#flash.close();
 			fail("E_FLASH", `partition "${partition}" needs at least two erase blocks for a power-safe log`);
@@ -184,9 +192,10 @@ class LogBlocks {
 
 	append(type: number, payload: Uint8Array): void {
 		if (payload.length > this.maxPayload) fail("E_TOO_LARGE", `a ${payload.length}-byte record does not fit a ${this.#blockLength}-byte log block`);
-		if (this.#active < 0 || this.#append + this.#recordSize(payload.length) > this.#blockLength) this.rotate();
-		this.#write(this.#append, type, payload);
-		this.#append += this.#recordSize(payload.length);
+		const size = this.#recordSize(payload.length);
+		if (this.#active < 0 || this.#append + size > this.#blockLength) this.rotate();
+		this.#writeIn(this.#active, this.#append, type, payload);
+		this.#append += size;
 		this.#typesPresent.add(type);
 	}
 
@@ -195,55 +204,63 @@ class LogBlocks {
 	 * instead of its snapshot (a reset).
 	 */
 	rotate(replacing?: LogOwner, records: LogRecord[] = []): void {
+		// (no closures or spread copies here: a move comes every hundred or so records of an
+		// install's journal, and what it allocates is garbage of the install's steady state)
 		const previous = this.#active;
 		const next = (previous + 1) % this.#blocks;
 		const generation = previous < 0 ? 1 : this.#generation + 1;
-		const claimed = (type: number) => [...this.owners].some((owner) => owner.types.includes(type));
-		const unclaimed = [...this.#typesPresent].some((type) => !claimed(type));
+		let unclaimed = false;
+		for (const type of this.#typesPresent) if (!this.#claimed(type)) unclaimed = true;
 		this.#flash.eraseBlock(next);
 		let at = this.#recordSize(4);
-		const present = new Set<number>();
-		const put = (type: number, payload: Uint8Array) => {
-			if (at + this.#recordSize(payload.length) > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
-			this.#writeIn(next, at, type, payload);
-			at += this.#recordSize(payload.length);
-			present.add(type);
-		};
+		this.#typesMoved.clear();
 		if (unclaimed) this.#scan(previous, (type, offset, length) => {
-			if (!claimed(type)) put(type, this.#payload(previous, offset, length));
+			if (!this.#claimed(type)) at = this.#put(next, at, type, this.#payload(previous, offset, length));
 		});
-		for (const owner of this.owners) for (const record of owner === replacing ? records : owner.snapshot()) put(record.type, record.payload);
-		const header = new Uint8Array(4);
-		putU32(header, 0, generation);
-		this.#writeIn(next, 0, BLOCK_HEADER_TYPE, header); // commits the block
+		for (const owner of this.owners) for (const record of owner === replacing ? records : owner.snapshot()) at = this.#put(next, at, record.type, record.payload);
+		putU32(this.#header, 0, generation);
+		this.#writeIn(next, 0, BLOCK_HEADER_TYPE, this.#header); // commits the block
 		this.#active = next;
 		this.#generation = generation;
 		this.#append = at;
 		this.#typesPresent.clear();
-		for (const type of present) this.#typesPresent.add(type);
+		for (const type of this.#typesMoved) this.#typesPresent.add(type);
+	}
+
+	/** Whether an open owner claims records of `type`. */
+	#claimed(type: number): boolean {
+		for (const owner of this.owners) if (owner.types.includes(type)) return true;
+		return false;
+	}
+
+	/** Writes a live record at `at` of the block a move fills; returns where the next one goes. */
+	#put(block: number, at: number, type: number, payload: Uint8Array): number {
+		if (at + this.#recordSize(payload.length) > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
+		this.#writeIn(block, at, type, payload);
+		this.#typesMoved.add(type);
+		return at + this.#recordSize(payload.length);
 	}
 
 	#recordSize(payloadLength: number): number {
 		return alignUp(HEADER + payloadLength + CRC, this.#align);
 	}
 
-	#encode(type: number, payload: Uint8Array): Uint8Array {
-		const bytes = new Uint8Array(this.#recordSize(payload.length)).fill(this.#erased);
+	/** The record's `size` bytes (its first ones, in #small when they fit). */
+	#encode(type: number, payload: Uint8Array, size: number): Uint8Array {
+		const bytes = size <= this.#small.length ? this.#small : new Uint8Array(size);
+		bytes.fill(this.#erased, 0, size);
 		putU16(bytes, 0, MAGIC);
 		bytes[2] = type;
 		bytes[3] = ~type & 0xff;
 		putU16(bytes, 4, payload.length);
 		bytes.set(payload, HEADER);
-		putU32(bytes, HEADER + payload.length, crc32(bytes.subarray(0, HEADER + payload.length)));
+		putU32(bytes, HEADER + payload.length, crc32(bytes, 0, 0, HEADER + payload.length));
 		return bytes;
 	}
 
-	#write(offset: number, type: number, payload: Uint8Array): void {
-		this.#writeIn(this.#active, offset, type, payload);
-	}
-
 	#writeIn(block: number, offset: number, type: number, payload: Uint8Array): void {
-		this.#flash.write(this.#encode(type, payload), block * this.#blockLength + offset);
+		const size = this.#recordSize(payload.length);
+		this.#flash.write(this.#encode(type, payload, size), block * this.#blockLength + offset, 0, size);
 	}
 
 	#readAt(block: number, offset: number, into: Uint8Array): void {

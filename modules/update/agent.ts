@@ -45,6 +45,12 @@ import { SlotWriter } from "./slot-writer.js";
 export type * from "./agent-types.js";
 
 type Phase = "header" | "tlvs" | "body" | "done";
+// The phases as constants, compared on every chunk: a string literal is a fresh string each time it
+// is evaluated in code XS compiled at run time (the Linux host), garbage per chunk there.
+const HEADER: Phase = "header";
+const TLVS: Phase = "tlvs";
+const BODY: Phase = "body";
+const DONE: Phase = "done";
 
 /** One update in progress. */
 interface Session {
@@ -62,6 +68,8 @@ interface Session {
 	hash: Sha256;
 	chain: Sha256;
 	chainValue: Uint8Array;
+	/** The journal's checkpoint: chainValue's first CHAIN_BYTES, one view for the session. */
+	checkpoint: Uint8Array;
 	/** The secondary slot, or the next OTA app partition. */
 	target: Target;
 	writer?: SlotWriter;
@@ -156,7 +164,7 @@ export class UpdateAgent {
 		const s = this.#session;
 		if (s) {
 			return {
-				state: s.phase === "done" ? "verifying" : "receiving", image: s.options.image, size: s.options.size,
+				state: s.phase === DONE ? "verifying" : "receiving", image: s.options.image, size: s.options.size,
 				received: s.received, nextOffset: s.next, ...(s.header ? { version: formatVersion(s.header.version) } : {}),
 			};
 		}
@@ -185,9 +193,10 @@ export class UpdateAgent {
 		const journal = this.#journal.state;
 		const resume = journal && !journal.done && sameSession(journal.session, o.sessionId, o.size, o.image) ? journal.session : undefined;
 		const target = this.#installer.openTarget(o.image);
+		const chainValue = new Uint8Array(32);
 		const session: Session = {
-			options: o, phase: "header", next: 0, received: 0, resumedFrom: 0, headerArea: new Uint8Array(IMAGE_HEADER_SIZE), tlvOffset: 0,
-			hash: new Sha256(), chain: new Sha256(), chainValue: new Uint8Array(32), target,
+			options: o, phase: HEADER, next: 0, received: 0, resumedFrom: 0, headerArea: new Uint8Array(IMAGE_HEADER_SIZE), tlvOffset: 0,
+			hash: new Sha256(), chain: new Sha256(), chainValue, checkpoint: chainValue.subarray(0, CHAIN_BYTES), target,
 		};
 		this.#session = session;
 		this.#last = undefined;
@@ -333,7 +342,12 @@ export class UpdateAgent {
 
 	/** Routes bytes at s.next to the current phase. */
 	#consume(s: Session, bytes: Uint8Array): void {
-		if (s.phase === "header") {
+		if (s.phase === BODY) {
+			const n = Math.min(bytes.length, s.tlvOffset - s.next);
+			this.#body(s, bytes, n);
+			s.received += n;
+			if (s.next === s.tlvOffset) this.#bodyIn(s);
+		} else if (s.phase === HEADER) {
 			const end = s.header ? s.header.hdrSize : IMAGE_HEADER_SIZE;
 			const n = Math.min(bytes.length, end - s.next);
 			s.headerArea.set(bytes.subarray(0, n), s.next);
@@ -341,21 +355,16 @@ export class UpdateAgent {
 			s.received += n;
 			if (!s.header && s.next === IMAGE_HEADER_SIZE) {
 				this.#headerIn(s);
-				if (s.phase === "header") this.#consume(s, bytes.subarray(n)); // the rest of the header area may be in this chunk
+				if (s.phase === HEADER) this.#consume(s, bytes.subarray(n)); // the rest of the header area may be in this chunk
 				return;
 			}
 			if (s.header && s.next === s.header.hdrSize) this.#headerAreaIn(s);
-		} else if (s.phase === "tlvs") {
+		} else if (s.phase === TLVS) {
 			const n = Math.min(bytes.length, s.options.size - s.next);
 			s.tlvArea!.set(bytes.subarray(0, n), s.next - s.tlvOffset);
 			s.next += n;
 			s.received += n;
 			if (s.next === s.options.size) this.#tlvsIn(s, false);
-		} else if (s.phase === "body") {
-			const n = Math.min(bytes.length, s.tlvOffset - s.next);
-			this.#body(s, bytes.subarray(0, n));
-			s.received += n;
-			if (s.next === s.tlvOffset) this.#bodyIn(s);
 		}
 	}
 
@@ -380,7 +389,7 @@ export class UpdateAgent {
 	}
 
 	#headerAreaIn(s: Session): void {
-		s.phase = "tlvs";
+		s.phase = TLVS;
 		s.next = s.tlvOffset;
 		s.tlvArea = new Uint8Array(s.options.size - s.tlvOffset);
 	}
@@ -406,7 +415,7 @@ export class UpdateAgent {
 			s.payload.start(s.writer);
 		}
 		s.hash.update(s.headerArea);
-		s.phase = "body";
+		s.phase = BODY;
 		s.next = header.hdrSize;
 		if (s.next === s.tlvOffset) this.#bodyIn(s);
 	}
@@ -419,28 +428,35 @@ export class UpdateAgent {
 			s.chain.update(s.chainValue);
 			s.chain.update(digest);
 			s.chain.digest(s.chainValue);
-			this.#journal.recordBlock(block, s.chainValue.subarray(0, CHAIN_BYTES));
+			this.#journal.recordBlock(block, s.checkpoint);
 		}, s.target.erasedFrom);
 	}
 
-	/** Body bytes at s.next: decrypt, hash, hand to the payload. */
-	#body(s: Session, bytes: Uint8Array): void {
-		for (let at = 0; at < bytes.length; at += SCRATCH) {
-			const piece = bytes.subarray(at, Math.min(bytes.length, at + SCRATCH));
-			let plain = piece;
+	/**
+	 * The first `length` bytes of `bytes`, body bytes at s.next: decrypted (into the scratch buffer,
+	 * a piece at a time), hashed, handed to the payload. Allocates nothing: the natives and the
+	 * payload take (bytes, offset, length) rather than views.
+	 */
+	#body(s: Session, bytes: Uint8Array, length: number): void {
+		const scratch = this.#scratch;
+		const payload = s.payload!;
+		for (let at = 0; at < length; at += SCRATCH) {
+			const n = Math.min(SCRATCH, length - at);
 			if (s.cipher) {
-				plain = this.#scratch.subarray(0, piece.length);
-				s.cipher.process(piece, plain, s.next - s.header!.hdrSize);
+				s.cipher.process(bytes, scratch, s.next - s.header!.hdrSize, at, n);
+				s.hash.update(scratch, 0, n);
+				payload.body(bytes, at, scratch, 0, n, s.writer);
+			} else {
+				s.hash.update(bytes, at, n);
+				payload.body(bytes, at, bytes, at, n, s.writer);
 			}
-			s.hash.update(plain);
-			s.payload!.body(piece, plain, s.writer);
-			s.next += piece.length;
+			s.next += n;
 		}
 	}
 
 	/** The whole body is in: verify everything, read back what was written, then mark pending. */
 	#bodyIn(s: Session): void {
-		s.phase = "done";
+		s.phase = DONE;
 		s.next = s.options.size;
 		this.#onProgress?.({ phase: "verifying", bytes: s.received, total: s.options.size });
 		const layout = s.layout!;
@@ -521,7 +537,7 @@ export class UpdateAgent {
 				const body = piece.subarray(Math.min(skip, piece.length));
 				if (s.cipher && payload.holdsReceived) s.cipher.process(body, body, imageOffset + skip - hdrSize);
 				s.hash.update(body);
-				payload.body(body, body, undefined);
+				payload.body(body, 0, body, 0, body.length, undefined);
 			}
 			const digest = new Uint8Array(blockHash.digest());
 			s.chain.update(chain);

@@ -107,8 +107,13 @@ export interface Payload {
 	readonly holdsReceived: boolean;
 	/** A new session's first target bytes, before the body (stored: the header area). */
 	start(writer: SlotWriter): void;
-	/** Body bytes in order, as received and decrypted; `writer` is undefined while replaying blocks already in flash. */
-	body(received: Uint8Array, plain: Uint8Array, writer: SlotWriter | undefined): void;
+	/**
+	 * Body bytes in order: `length` of them, as received at `receivedAt` of `received` and
+	 * decrypted at `plainAt` of `plain` (the same bytes for an image not encrypted), passed as
+	 * ranges because a view per piece would be garbage per chunk; `writer` is undefined while
+	 * replaying blocks already in flash.
+	 */
+	body(received: Uint8Array, receivedAt: number, plain: Uint8Array, plainAt: number, length: number, writer: SlotWriter | undefined): void;
 	/**
 	 * The outer image verified: check the payload, write what is left, read the target back.
 	 * Returns the identity of what will run (the hash the bootloader and MCUmgr know it by).

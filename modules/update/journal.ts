@@ -106,6 +106,14 @@ function encodeDone(outcome: Outcome, imageHash: Uint8Array): Uint8Array {
 export class Journal {
 	readonly #log: RecordLog;
 	#state: JournalState | undefined;
+	/** A BLOCK record's payload, encoded in place for each block. */
+	readonly #blockPayload = new Uint8Array(4 + CHAIN_BYTES);
+	/**
+	 * The newest checkpoint recordBlock() appended, kept in place (a Map entry and a copy per block
+	 * would be garbage per chunk) and moved into state.blocks when the state is read; -1: none since.
+	 */
+	#newestBlock = -1;
+	readonly #newestCheckpoint = new Uint8Array(CHAIN_BYTES);
 
 	constructor(partition: string) {
 		this.#log = new RecordLog(partition, { types: [SESSION, BLOCK, DONE], snapshot: () => this.#snapshot() });
@@ -114,6 +122,7 @@ export class Journal {
 
 	/** The session the journal holds, if any. */
 	get state(): JournalState | undefined {
+		this.#syncBlocks();
 		return this.#state;
 	}
 
@@ -129,6 +138,7 @@ export class Journal {
 	clear(): void {
 		if (!this.#log.empty) this.#log.reset([]);
 		this.#state = undefined;
+		this.#newestBlock = -1;
 	}
 
 	startSession(session: SessionRecord): void {
@@ -137,14 +147,22 @@ export class Journal {
 		if (payload.length > this.#log.maxPayload) fail("E_UNSUPPORTED", `the image's header and TLV areas (${payload.length} bytes) do not fit the journal's ${this.#log.maxPayload}-byte records`);
 		this.#log.reset([{ type: SESSION, payload }]);
 		this.#state = { session, blocks: new Map() };
+		this.#newestBlock = -1;
 	}
 
-	recordBlock(block: number, chain: Uint8Array): void {
-		const checkpoint = chain.slice(0, CHAIN_BYTES);
-		this.#log.append(BLOCK, encodeBlock(block, checkpoint));
+	/**
+	 * Block `block` is complete; `checkpoint` is the first CHAIN_BYTES of its chained digest (a view
+	 * the caller keeps, so that this allocates nothing).
+	 */
+	recordBlock(block: number, checkpoint: Uint8Array): void {
+		if (checkpoint.length !== CHAIN_BYTES) fail("E_USAGE", `a checkpoint is ${CHAIN_BYTES} bytes`);
+		const payload = this.#blockPayload;
+		putU32(payload, 0, block);
+		payload.set(checkpoint, 4);
+		this.#log.append(BLOCK, payload);
 		// the chain makes the newest checkpoint vouch for every block before it: keep only that one
-		this.#state!.blocks.clear();
-		this.#state!.blocks.set(block, checkpoint);
+		this.#newestCheckpoint.set(checkpoint);
+		this.#newestBlock = block;
 	}
 
 	recordDone(outcome: Outcome, imageHash: Uint8Array): void {
@@ -156,8 +174,17 @@ export class Journal {
 		this.#log.close();
 	}
 
+	/** Moves the newest checkpoint recordBlock() kept into state.blocks. */
+	#syncBlocks(): void {
+		if (this.#newestBlock < 0 || !this.#state) return;
+		this.#state.blocks.clear();
+		this.#state.blocks.set(this.#newestBlock, this.#newestCheckpoint.slice());
+		this.#newestBlock = -1;
+	}
+
 	/** What must survive moving to a fresh log block: the session, its newest checkpoint, its end. */
 	#snapshot(): LogRecord[] {
+		this.#syncBlocks();
 		const state = this.#state;
 		if (!state) return [];
 		const keep: LogRecord[] = [{ type: SESSION, payload: encodeSession(state.session) }];

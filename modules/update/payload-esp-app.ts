@@ -32,7 +32,8 @@ export class EspAppPayload implements Payload {
 
 	start(): void {}
 
-	body(_received: Uint8Array, plain: Uint8Array, writer: SlotWriter | undefined): void {
+	body(_received: Uint8Array, _receivedAt: number, plainBytes: Uint8Array, plainAt: number, length: number, writer: SlotWriter | undefined): void {
+		const plain = plainBytes.subarray(plainAt, plainAt + length); // the app image check takes views
 		this.#check.push(plain);
 		writer?.write(plain);
 	}

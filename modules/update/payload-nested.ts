@@ -44,8 +44,9 @@ export class NestedPayload implements Payload {
 	start(): void {}
 
 	/** Parses and hashes the inner image as MCUboot will, and writes its bytes (not while replaying). */
-	body(_received: Uint8Array, plain: Uint8Array, writer: SlotWriter | undefined): void {
+	body(_received: Uint8Array, _receivedAt: number, plainBytes: Uint8Array, plainAt: number, length: number, writer: SlotWriter | undefined): void {
 		if (this.#end >= 0) return; // outer body bytes after the inner image: hashed by the core, not written
+		const plain = plainBytes.subarray(plainAt, plainAt + length); // the stream parser takes views (and makes its own)
 		const start = this.#parser.offset;
 		let events;
 		try {

@@ -33,8 +33,8 @@ export class StoredPayload implements Payload {
 		writer.write(this.#headerArea);
 	}
 
-	body(received: Uint8Array, _plain: Uint8Array, writer: SlotWriter | undefined): void {
-		writer?.write(received);
+	body(received: Uint8Array, receivedAt: number, _plain: Uint8Array, _plainAt: number, length: number, writer: SlotWriter | undefined): void {
+		writer?.write(received, receivedAt, length);
 	}
 
 	/** The TLV areas go last; then the slot is read back and hashed again (decrypted with `cipher`). */

@@ -55,14 +55,16 @@ export class SlotWriter {
 		return this.#position;
 	}
 
-	write(bytes: Uint8Array): void {
-		if (this.#position + bytes.length > this.#size) fail("E_TOO_LARGE", `writing past the end of the ${this.#size}-byte slot`);
-		let at = 0;
-		while (at < bytes.length) {
+	/** Writes `length` bytes of `bytes` from `offset` (all of it by default), allocating nothing. */
+	write(bytes: Uint8Array, offset = 0, length = bytes.length - offset): void {
+		if (this.#position + length > this.#size) fail("E_TOO_LARGE", `writing past the end of the ${this.#size}-byte slot`);
+		const end = offset + length;
+		let at = offset;
+		while (at < end) {
 			// never cross a block boundary in one step, so each block is erased and hashed in turn
 			const blockEnd = (Math.floor(this.#position / this.#blockLength) + 1) * this.#blockLength;
-			const n = Math.min(bytes.length - at, blockEnd - this.#position);
-			this.#writeInBlock(bytes.subarray(at, at + n));
+			const n = Math.min(end - at, blockEnd - this.#position);
+			this.#writeInBlock(bytes, at, n);
 			at += n;
 		}
 	}
@@ -77,7 +79,7 @@ export class SlotWriter {
 			const unitStart = this.#position - this.#carried;
 			this.#eraseAhead(unitStart);
 			this.#flash.write(this.#carry, unitStart);
-			this.#blockHash.update(this.#carry.subarray(0, this.#carried));
+			this.#blockHash.update(this.#carry, 0, this.#carried);
 			this.#carried = 0;
 		}
 		this.#blockHash.reset();
@@ -99,15 +101,15 @@ export class SlotWriter {
 		this.#onBlock(block, this.#digest);
 	}
 
-	/** `bytes` lie within one block, starting at #position. */
-	#writeInBlock(bytes: Uint8Array): void {
+	/** `length` bytes of `bytes` from `offset` lie within one block, starting at #position. */
+	#writeInBlock(bytes: Uint8Array, offset: number, length: number): void {
 		const align = this.#align;
-		let at = 0;
+		const end = offset + length;
+		let at = offset;
 		if (this.#carried) {
-			const n = Math.min(align - this.#carried, bytes.length);
-			this.#carry.set(bytes.subarray(0, n), this.#carried);
-			this.#carried += n;
-			at = n;
+			const n = Math.min(align - this.#carried, length);
+			this.#carryIn(bytes, at, n);
+			at += n;
 			if (this.#carried === align) {
 				const unitStart = this.#position + n - align;
 				this.#eraseAhead(unitStart);
@@ -116,19 +118,22 @@ export class SlotWriter {
 				this.#carried = 0;
 			}
 		}
-		const whole = Math.floor((bytes.length - at) / align) * align;
+		const whole = Math.floor((end - at) / align) * align;
 		if (whole) {
-			const units = bytes.subarray(at, at + whole);
-			this.#eraseAhead(this.#position + at);
-			this.#flash.write(units, this.#position + at);
-			this.#blockHash.update(units);
+			const unitStart = this.#position + at - offset;
+			this.#eraseAhead(unitStart);
+			this.#flash.write(bytes, unitStart, at, whole);
+			this.#blockHash.update(bytes, at, whole);
 			at += whole;
 		}
-		if (at < bytes.length) {
-			this.#carry.set(bytes.subarray(at), this.#carried);
-			this.#carried += bytes.length - at;
-		}
-		this.#position += bytes.length;
+		if (at < end) this.#carryIn(bytes, at, end - at);
+		this.#position += length;
 		if (this.#position % this.#blockLength === 0 && this.#carried === 0) this.#completeBlock(this.#position / this.#blockLength - 1);
+	}
+
+	/** Appends `length` bytes (less than a write unit) to the carry buffer. */
+	#carryIn(bytes: Uint8Array, offset: number, length: number): void {
+		for (let i = 0; i < length; i++) this.#carry[this.#carried + i] = bytes[offset + i];
+		this.#carried += length;
 	}
 }

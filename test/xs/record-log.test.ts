@@ -25,7 +25,8 @@ const lock: Lock = { slot: 0, kind: "p256", mode: "generated", provisionedAt: 12
 const session = (id: number): SessionRecord => ({
 	sessionId: Uint8Array.of(id), size: 100_000, image: 0, pending: "test", headerArea: new Uint8Array(32).fill(id), tlvArea: new Uint8Array(300).fill(id),
 });
-const chain = (k: number) => new Uint8Array(32).fill(k & 0xff);
+/** A checkpoint (the first 16 bytes of a chained digest) for block k. */
+const chain = (k: number) => new Uint8Array(16).fill(k & 0xff);
 
 /** How many records of `type` the log holds, read as a fresh owner of that type. */
 function countRecords(type: number): number {
