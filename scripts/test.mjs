@@ -92,7 +92,25 @@ async function runAll(steps) {
 // cores): most of them wait on XS or CLI subprocesses.
 const [major, minor] = process.versions.node.split(".").map(Number);
 const concurrency = major > 20 || (major === 20 && minor >= 10) ? [`--test-concurrency=${cores}`] : []; // the flag is Node 20.10's
-const nodeTests = (title, files, env = {}) => step(title, node, ["--test", ...concurrency, "--test-reporter=spec", ...files], { env });
+/** Where each Node test step writes its files' times (scripts/test-file-times.mjs) beside its spec output. */
+const timesDir = mkdtempSync(join(tmpdir(), "sealdrop-test-times-"));
+process.on("exit", () => rmSync(timesDir, { recursive: true, force: true }));
+const timesFiles = new Map();
+const nodeTests = (title, files, env = {}) => {
+	const times = join(timesDir, `${timesFiles.size}.json`);
+	timesFiles.set(title, times);
+	return step(title, node, ["--test", ...concurrency, "--test-reporter=spec", "--test-reporter-destination=stdout",
+		`--test-reporter=${join(root, "scripts", "test-file-times.mjs")}`, `--test-reporter-destination=${times}`, ...files], { env });
+};
+
+/** Test files by the seconds their tests took, slowest first (none if the step wrote no report). */
+function fileTimes(report) {
+	try {
+		return Object.entries(JSON.parse(readFileSync(report, "utf8"))).map(([file, ms]) => ({ file: file.slice(root.length), seconds: ms / 1000 })).sort((a, b) => b.seconds - a.seconds);
+	} catch {
+		return [];
+	}
+}
 const testFiles = (dir) => readdirSync(built("test", dir)).filter((f) => f.endsWith(".test.js")).map((f) => built("test", dir, f));
 
 const steps = [];
@@ -165,6 +183,13 @@ console.error(`\n${"step".padEnd(width)}  wall s   CPU s`);
 for (const s of steps) {
 	const r = results.get(s.title);
 	console.error(`${s.title.padEnd(width)}  ${r.skipped ? "skipped" : `${r.wall.toFixed(1).padStart(6)}  ${r.cpu.toFixed(1).padStart(6)}${r.ok ? "" : "  FAILED"}`}`);
+}
+for (const [title, report] of timesFiles) {
+	const times = fileTimes(report);
+	if (!times.length) continue;
+	// files run side by side, so these overlap: they say where the time goes, not what it adds to
+	console.error(`\nslowest files of "${title}" (wall s of their tests, ${concurrency.length ? cores : "several"} files at a time):`);
+	for (const t of times.slice(0, 12)) console.error(`${t.seconds.toFixed(1).padStart(7)}  ${t.file}`);
 }
 const cpu = steps.reduce((n, s) => n + results.get(s.title).cpu, 0);
 console.error(`${"all".padEnd(width)}  ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}  ${cpu.toFixed(1).padStart(6)}`);
