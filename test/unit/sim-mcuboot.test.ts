@@ -20,6 +20,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { repoRoot, tempDir, cliOk } from "../helpers/cli.js";
+import { LONG, sweepPoints } from "../helpers/sweep.js";
 
 const tmp = tempDir("sealdrop-mcuboot-");
 after(() => tmp.cleanup());
@@ -243,7 +244,8 @@ function pending(c: Combo, flash: string, image: string, kind: "test" | "perm"):
 }
 
 /**
- * For every flash operation k of a boot from the flash file `start`: cut the power at k, boot
+ * For flash operations k of a boot from the flash file `start` (every one under `npm run
+ * test:long`, a fixed-seed sample of 16 in `npm test`, test/helpers/sweep.ts): cut the power at k, boot
  * again, and reset once more (both boots in one process, the primary slot dumped after each).
  * Each of the two boots must boot the old or the new image with exactly its bytes in the primary
  * slot; `judge` checks which. Returns the number of cut points.
@@ -256,7 +258,8 @@ async function sweep(c: Combo, start: string, label: string, judge: (recovered: 
 	fs.rmSync(dry);
 	assert.ok(operations > 0);
 	const failures: string[] = [];
-	await pool(Array.from({ length: operations }, (_, i) => i + 1), 2, async (k) => {
+	const points = sweepPoints(operations, name, 16);
+	await pool(points, 2, async (k) => {
 		const flash = tmp.file(`${name}-cut${k}.bin`);
 		const dumps = [1, 2].map((n) => `${flash}.primary${n}`);
 		fs.copyFileSync(start, flash);
@@ -278,9 +281,9 @@ async function sweep(c: Combo, start: string, label: string, judge: (recovered: 
 			for (const f of [flash, ...dumps]) fs.rmSync(f, { force: true });
 		}
 	});
-	cutPoints += operations;
-	assert.deepEqual(failures, [], `${failures.length} of ${operations} cut points failed`);
-	return operations;
+	cutPoints += points.length;
+	assert.deepEqual(failures, [], `${failures.length} of ${points.length} cut points (of ${operations}) failed`);
+	return points.length;
 }
 
 /** What the reset after a boot boots: an unconfirmed image is reverted (swap strategies), anything else stays. */
@@ -487,7 +490,8 @@ test("two images sharing a scratch area: both swap, both revert, a power cut any
 	fs.copyFileSync(start, flash);
 	const operations = (await boot(rig, flash)).operations;
 	const failures: string[] = [];
-	await pool(Array.from({ length: operations }, (_, i) => i + 1), 2, async (k) => {
+	const points = sweepPoints(operations, "multi-image test swaps", 16);
+	await pool(points, 2, async (k) => {
 		const cutFlash = tmp.file(`multi-cut${k}.bin`);
 		fs.copyFileSync(start, cutFlash);
 		try {
@@ -505,8 +509,8 @@ test("two images sharing a scratch area: both swap, both revert, a power cut any
 			fs.rmSync(cutFlash, { force: true });
 		}
 	});
-	cutPoints += operations;
-	assert.deepEqual(failures, [], `${failures.length} of ${operations} cut points failed`);
+	cutPoints += points.length;
+	assert.deepEqual(failures, [], `${failures.length} of ${points.length} cut points (of ${operations}) failed`);
 
 	// image 0's new version needs image 1 at 1.1.0 or later, and image 1 is not being upgraded
 	await setup(rig, flash, "install", "p0", tmp.file("old-plain.bin"), "install", "s0", tmp.file("new-dep.bin"),
@@ -531,6 +535,6 @@ test("no image in the primary slot: E_NO_IMAGE, nothing boots", async () => {
 });
 
 test("cut points tried", (t) => {
-	t.diagnostic(`${cutPoints} power cuts, each followed by a reboot that had to boot a whole old or new image`);
+	t.diagnostic(`${cutPoints} power cuts${LONG ? "" : " (a sample of each sweep; npm run test:long tries every point)"}, each followed by a reboot that had to boot a whole old or new image`);
 	assert.ok(cutPoints > 0);
 });
