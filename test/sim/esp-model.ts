@@ -12,8 +12,9 @@
  * SealdropError exits 1.
  */
 import Flash from "sealdrop/native/flash";
-import { SealdropError, toHex } from "sealdrop/image";
-import { argv, exit } from "sealdrop/xs-host";
+import { toHex } from "sealdrop/image";
+import { argv } from "sealdrop/xs-host";
+import { runCommands } from "./commands.js";
 import { bootEspIdf, type EspOtaLayout } from "../../host/sim/esp-bootloader.js";
 import { verifyEspApp } from "../../host/sim/esp/app-image.js";
 
@@ -34,15 +35,4 @@ function run(command: string): Record<string, unknown> {
 	throw new Error(`unknown command ${command}`);
 }
 
-for (const command of argv.slice(2)) {
-	try {
-		console.log(JSON.stringify({ cmd: command, ok: true, ...run(command) }));
-	} catch (error) {
-		if (!(error instanceof SealdropError)) {
-			console.log(JSON.stringify({ cmd: command, ok: false, code: "CRASH", message: String(error) }));
-			exit(1);
-			break;
-		}
-		console.log(JSON.stringify({ cmd: command, ok: false, code: error.code }));
-	}
-}
+runCommands(argv.slice(2), run, { withMessage: false });

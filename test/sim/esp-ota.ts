@@ -19,10 +19,11 @@
  * stop the program (the test checks the code); any other error exits 1.
  */
 import Flash from "sealdrop/native/flash";
-import { alignUp, SealdropError, toHex } from "sealdrop/image";
+import { alignUp, toHex } from "sealdrop/image";
 import { parseBoardConfig } from "sealdrop/update/board";
 import { OtaData, OtaImgState, type OtaLayout } from "sealdrop/update/esp-otadata";
-import { argv, exit, readFile } from "sealdrop/xs-host";
+import { argv, readFile } from "sealdrop/xs-host";
+import { runCommands } from "./commands.js";
 import { bootEspIdf } from "../../host/sim/esp-bootloader.js";
 
 const STATE_NAMES = new Map<number, string>(Object.entries(OtaImgState).map(([name, value]) => [value, name]));
@@ -131,15 +132,4 @@ function run(command: string): Record<string, unknown> {
 	}
 }
 
-for (const command of argv.slice(2)) {
-	try {
-		console.log(JSON.stringify({ cmd: command, ok: true, ...run(command) }));
-	} catch (error) {
-		if (!(error instanceof SealdropError)) {
-			console.log(JSON.stringify({ cmd: command, ok: false, code: "CRASH", message: String(error) }));
-			exit(1);
-			break;
-		}
-		console.log(JSON.stringify({ cmd: command, ok: false, code: error.code, message: error.message }));
-	}
-}
+runCommands(argv.slice(2), run);
