@@ -19,15 +19,22 @@ const TICKS_PER_SECOND = 100;
  * getrusage reports once it is reaped), at 10 ms resolution; undefined once it is gone.
  */
 export function processCpuMs(pid: number): number | undefined {
-	let stat: string;
+	let fields: string[];
 	try {
-		stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+		fields = statFields(`/proc/${pid}/stat`);
 	} catch {
 		return undefined;
 	}
-	// fields after the command name (in parentheses, which may hold spaces): state is field 3, utime 14, stime 15
-	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 	return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+/**
+ * The fields of a /proc/PID/stat after the command name (in parentheses, which may hold spaces):
+ * index 0 is field 3 (state), so utime (14) is 11, stime 12, cutime 13, cstime 14.
+ */
+function statFields(path: string): string[] {
+	const stat = fs.readFileSync(path, "utf8");
+	return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
 /**
@@ -35,8 +42,7 @@ export function processCpuMs(pid: number): number | undefined {
  * cstime of /proc/self/stat, proc(5): getrusage RUSAGE_CHILDREN), at 10 ms resolution.
  */
 export function reapedChildrenCpuMs(): number {
-	const stat = fs.readFileSync("/proc/self/stat", "utf8");
-	const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+	const fields = statFields("/proc/self/stat");
 	return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
 }
 

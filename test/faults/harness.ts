@@ -59,7 +59,8 @@ export interface PhaseReport {
 
 export interface PowercutReport {
 	config: string;
-	install: PhaseReport & { resumedMidBody: number };
+	/** Of the install's cuts: those retried with the same image that resumed after the header, and those followed by another image. */
+	install: PhaseReport & { resumedMidBody: number; anotherImage: number };
 	testSwap: PhaseReport;
 	revert: PhaseReport;
 	confirm: PhaseReport;
@@ -129,6 +130,9 @@ function bootedHash(out: Out): string | undefined {
 	const running = out.running as { hash?: string } | null | undefined;
 	return running?.hash;
 }
+
+/** After every tenth cut of an install the harness installs another image instead of resuming. */
+export const triesAnotherImage = (k: number) => k % 10 === 0;
 
 /** Which cut points of a phase to try, from its `operations` (1-based); all of them by default. */
 export type PickPoints = (phase: "install" | "testSwap" | "revert" | "confirm", operations: number) => number[];
@@ -209,7 +213,7 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	// only at the next reset: the confirmed image must still run there
 	if (revertible && bootedHash(await device.ok(["boot"])) !== fresh) throw new Error("the confirmed update does not stay: the reset after the confirm runs another image");
 
-	const report: PowercutReport = { config: configName(config), install: { ...phase(), resumedMidBody: 0 }, testSwap: phase(), revert: phase(), confirm: phase() };
+	const report: PowercutReport = { config: configName(config), install: { ...phase(), resumedMidBody: 0, anotherImage: 0 }, testSwap: phase(), revert: phase(), confirm: phase() };
 
 	// (a) the install
 	const p = report.install;
@@ -219,7 +223,8 @@ export async function runPowercut(config: PowercutConfig, dir: string, payloadBy
 	p.points = installPoints.length;
 	for (const k of installPoints) {
 		device.restore(start);
-		const other = k % 10 === 0;
+		const other = triesAnotherImage(k);
+		if (other) p.anotherImage++;
 		const fail = (why: string) => p.failures.push(`install k=${k}${other ? " (then another image)" : ""}: ${why}`);
 		if ((await device.run(install, k)).status !== CUT_EXIT) { fail("the cut did not stop the device"); continue; }
 		const reset = await device.run(["boot"]);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { tempDir } from "../helpers/cli.js";
-import { ALL_CONFIGS, configName, runPowercut } from "../faults/harness.js";
+import { ALL_CONFIGS, configName, runPowercut, triesAnotherImage } from "../faults/harness.js";
 import { LONG, sweepPoints } from "../helpers/sweep.js";
 
 const tmp = tempDir("sealdrop-powercut-");
@@ -17,13 +17,9 @@ after(() => tmp.cleanup());
 describe("power cuts on the simulated device", { concurrency: 2 }, () => {
 for (const config of ALL_CONFIGS) {
 	test(`power cut at flash operations: ${configName(config)}`, async (t) => {
-		let otherImageCuts = 0;
-		const report = await runPowercut(config, tmp.file(configName(config).replace("/", "-")), undefined, (phase, operations) => {
-			// the install tries another image after every tenth cut (harness.ts): the sample keeps those
-			const points = sweepPoints(operations, `${configName(config)} ${phase}`, 12, (k) => phase === "install" && k % 10 === 0);
-			if (phase === "install") otherImageCuts = points.filter((k) => k % 10 === 0).length;
-			return points;
-		});
+		const report = await runPowercut(config, tmp.file(configName(config).replace("/", "-")), undefined, (phase, operations) =>
+			// the sample keeps the cuts after which the harness tries another image
+			sweepPoints(operations, `${configName(config)} ${phase}`, 12, (k) => phase === "install" && triesAnotherImage(k)));
 		const phases = [report.install, report.testSwap, report.revert, report.confirm];
 		const tried = (p: { points: number; operations: number }) => `${p.points} of ${p.operations}`;
 		t.diagnostic(`${report.config}: install ${tried(report.install)} cut points (${report.install.resumedMidBody} resumed mid-body), test swap ${tried(report.testSwap)}, revert ${tried(report.revert)}, confirm ${tried(report.confirm)}; outcomes ${JSON.stringify({ install: report.install.outcomes, testSwap: report.testSwap.outcomes, confirm: report.confirm.outcomes })}`);
@@ -34,7 +30,7 @@ for (const config of ALL_CONFIGS) {
 		// a cut followed by another image starts over by design; of the rest, more than a third resume
 		// in the whole sweep, and a quarter or more in the sample, whose first and last three cuts land
 		// before the first durable block or after the body (test/helpers/sweep.ts keeps the edges)
-		const sameImageCuts = report.install.points - otherImageCuts;
+		const sameImageCuts = report.install.points - report.install.anotherImage;
 		const resumed = report.install.resumedMidBody;
 		assert.ok(LONG ? resumed > sameImageCuts / 3 : resumed >= sameImageCuts / 4, `install cuts resume after durable blocks (${resumed} of ${sameImageCuts} retried with the same image)`);
 	});
