@@ -42,10 +42,12 @@ export interface LogOwner {
 	/** The record types it reads and writes; no two open owners of a partition share one. */
 	readonly types: readonly number[];
 	/**
-	 * Its records that must survive a move to a fresh block. Called before an append takes
-	 * effect, so the record being appended is left out (it supersedes what it replaces).
+	 * Hands `keep` its records that must survive a move to a fresh block, oldest first. Called
+	 * before an append takes effect, so the record being appended is left out (it supersedes what
+	 * it replaces). A visitor, not a list: a move comes in an install's steady state, and lists of
+	 * records would be its garbage.
 	 */
-	snapshot(): LogRecord[];
+	snapshot(keep: (type: number, payload: Uint8Array) => void): void;
 }
 
 /** The partitions open as logs, so owners of one partition share its block state. */
@@ -69,7 +71,7 @@ export class RecordLog {
 		try {
 			blocks.attach(owner);
 		} catch (e) {
-			if (blocks.owners.size === 0) blocks.close(); // (it opened for this owner alone)
+			if (blocks.owners.length === 0) blocks.close(); // (it opened for this owner alone)
 			throw e;
 		}
 		this.#blocks = blocks;
@@ -119,7 +121,8 @@ export class RecordLog {
 
 /** The blocks of one log partition, shared by its open owners. */
 class LogBlocks {
-	readonly owners = new Set<LogOwner>();
+	/** The open owners (an array: iterating a Set allocates an iterator, at each move). */
+	readonly owners: LogOwner[] = [];
 	readonly #partition: string;
 	readonly #flash: Flash;
 	readonly #blockLength: number;
@@ -130,14 +133,26 @@ class LogBlocks {
 	readonly #window = new Uint8Array(WINDOW);
 	/** Small records are encoded here, so appending one allocates nothing. */
 	readonly #small: Uint8Array;
-	/** A block header's payload (its generation), and the record types a move wrote: kept for each move. */
+	/**
+	 * The largest record encoded so far, kept for the next large one: the journal's session record
+	 * (header and TLV areas, ~800 bytes) is rewritten at every move to a fresh block.
+	 */
+	#large: Uint8Array | undefined;
+	/** A block header's payload (its generation), and the record types a move wrote (a flag per type): kept for each move. */
 	readonly #header = new Uint8Array(4);
-	readonly #typesMoved = new Set<number>();
+	readonly #typesMoved = new Uint8Array(256);
+	/** Where a move writes its next live record (#keep's state), and the block it fills. */
+	#moveAt = 0;
+	#moveBlock = 0;
+	/** Writes one live record of a move: the `keep` owners' snapshots are given, bound once. */
+	readonly #keep = (type: number, payload: Uint8Array): void => {
+		this.#moveAt = this.#put(this.#moveBlock, this.#moveAt, type, payload);
+	};
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
 	#append = 0;        // offset in the active block where the next record goes
-	/** The record types the active block holds: a move or an owner's open skips reading it when none concern them. */
-	readonly #typesPresent = new Set<number>();
+	/** The record types the active block holds (a flag per type): a move or an owner's open skips reading it when none concern them. */
+	readonly #typesPresent = new Uint8Array(256);
 
 	constructor(partition: string) {
 		try {
@@ -168,12 +183,14 @@ class LogBlocks {
 			const shared = owner.types.find((type) => other.types.includes(type));
 			if (shared !== undefined) fail("E_STATE", `record type ${shared} of log "${this.#partition}" is already open (one owner per record type at a time)`);
 		}
-		this.owners.add(owner);
+		this.owners.push(owner);
 	}
 
 	detach(owner: LogOwner): void {
-		if (!this.owners.delete(owner)) return; // closed twice
-		if (this.owners.size === 0) this.close();
+		const at = this.owners.indexOf(owner);
+		if (at < 0) return; // closed twice
+		this.owners.splice(at, 1);
+		if (this.owners.length === 0) this.close();
 	}
 
 	close(): void {
@@ -184,7 +201,7 @@ class LogBlocks {
 	/** The valid records of `types` in the active block, oldest first. */
 	recordsOf(types: readonly number[]): LogRecord[] {
 		const records: LogRecord[] = [];
-		if (types.some((type) => this.#typesPresent.has(type))) this.#scan(this.#active, (type, at, length) => {
+		if (types.some((type) => this.#typesPresent[type])) this.#scan(this.#active, (type, at, length) => {
 			if (types.includes(type)) records.push({ type, payload: this.#payload(this.#active, at, length) });
 		});
 		return records;
@@ -196,40 +213,44 @@ class LogBlocks {
 		if (this.#active < 0 || this.#append + size > this.#blockLength) this.rotate();
 		this.#writeIn(this.#active, this.#append, type, payload);
 		this.#append += size;
-		this.#typesPresent.add(type);
+		this.#typesPresent[type] = 1;
 	}
 
 	/**
 	 * Moves the live records to the next block and commits it. `replacing`'s records are `records`
 	 * instead of its snapshot (a reset).
 	 */
-	rotate(replacing?: LogOwner, records: LogRecord[] = []): void {
+	rotate(replacing?: LogOwner, records?: LogRecord[]): void {
 		// (no closures or spread copies here: a move comes every hundred or so records of an
 		// install's journal, and what it allocates is garbage of the install's steady state)
 		const previous = this.#active;
 		const next = (previous + 1) % this.#blocks;
 		const generation = previous < 0 ? 1 : this.#generation + 1;
 		let unclaimed = false;
-		for (const type of this.#typesPresent) if (!this.#claimed(type)) unclaimed = true;
+		for (let type = 1; type < 256; type++) if (this.#typesPresent[type] && !this.#claimed(type)) unclaimed = true;
 		this.#flash.eraseBlock(next);
-		let at = this.#recordSize(4);
-		this.#typesMoved.clear();
+		this.#moveBlock = next;
+		this.#moveAt = this.#recordSize(4);
+		this.#typesMoved.fill(0);
 		if (unclaimed) this.#scan(previous, (type, offset, length) => {
-			if (!this.#claimed(type)) at = this.#put(next, at, type, this.#payload(previous, offset, length));
+			if (!this.#claimed(type)) this.#keep(type, this.#payload(previous, offset, length));
 		});
-		for (const owner of this.owners) for (const record of owner === replacing ? records : owner.snapshot()) at = this.#put(next, at, record.type, record.payload);
+		for (let i = 0; i < this.owners.length; i++) {
+			const owner = this.owners[i];
+			if (owner === replacing) for (const record of records ?? []) this.#keep(record.type, record.payload);
+			else owner.snapshot(this.#keep);
+		}
 		putU32(this.#header, 0, generation);
 		this.#writeIn(next, 0, BLOCK_HEADER_TYPE, this.#header); // commits the block
 		this.#active = next;
 		this.#generation = generation;
-		this.#append = at;
-		this.#typesPresent.clear();
-		for (const type of this.#typesMoved) this.#typesPresent.add(type);
+		this.#append = this.#moveAt;
+		this.#typesPresent.set(this.#typesMoved);
 	}
 
 	/** Whether an open owner claims records of `type`. */
 	#claimed(type: number): boolean {
-		for (const owner of this.owners) if (owner.types.includes(type)) return true;
+		for (let i = 0; i < this.owners.length; i++) if (this.owners[i].types.includes(type)) return true;
 		return false;
 	}
 
@@ -237,7 +258,7 @@ class LogBlocks {
 	#put(block: number, at: number, type: number, payload: Uint8Array): number {
 		if (at + this.#recordSize(payload.length) > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
 		this.#writeIn(block, at, type, payload);
-		this.#typesMoved.add(type);
+		this.#typesMoved[type] = 1;
 		return at + this.#recordSize(payload.length);
 	}
 
@@ -247,7 +268,11 @@ class LogBlocks {
 
 	/** The record's `size` bytes (its first ones, in #small when they fit). */
 	#encode(type: number, payload: Uint8Array, size: number): Uint8Array {
-		const bytes = size <= this.#small.length ? this.#small : new Uint8Array(size);
+		let bytes = this.#small;
+		if (size > bytes.length) {
+			if (!this.#large || this.#large.length < size) this.#large = new Uint8Array(size);
+			bytes = this.#large;
+		}
 		bytes.fill(this.#erased, 0, size);
 		putU16(bytes, 0, MAGIC);
 		bytes[2] = type;
@@ -349,6 +374,8 @@ class LogBlocks {
 				this.#generation = generation;
 			}
 		}
-		if (this.#active >= 0) this.#append = this.#scan(this.#active, (type) => this.#typesPresent.add(type));
+		if (this.#active >= 0) this.#append = this.#scan(this.#active, (type) => {
+			this.#typesPresent[type] = 1;
+		});
 	}
 }

@@ -12,7 +12,7 @@
  * log changes blocks.
  */
 import { equalBytes, putU32, u32 } from "sealdrop/image";
-import { RecordLog, type LogRecord } from "sealdrop/base/record-log";
+import { RecordLog } from "sealdrop/base/record-log";
 import type { DeviceKeyKind } from "./encoding.js";
 
 const LOCK = 0x20;
@@ -78,7 +78,7 @@ export class KeyStore {
 	#rotation: Rotation | undefined;
 
 	constructor(partition: string) {
-		this.#log = new RecordLog(partition, { types: [LOCK, ROTATION, USED], snapshot: () => this.#snapshot() });
+		this.#log = new RecordLog(partition, { types: [LOCK, ROTATION, USED], snapshot: (keep) => this.#snapshot(keep) });
 		for (const r of this.#log.takeRecords()) {
 			if (r.type === LOCK) {
 				const lock = decodeLock(r.payload);
@@ -125,13 +125,11 @@ export class KeyStore {
 	}
 
 	/** The live records, the one being appended excluded (it supersedes what it replaces). */
-	#snapshot(): LogRecord[] {
-		const keep: LogRecord[] = [];
-		if (this.#lock) keep.push({ type: LOCK, payload: encodeLock(this.#lock) });
+	#snapshot(keep: (type: number, payload: Uint8Array) => void): void {
+		if (this.#lock) keep(LOCK, encodeLock(this.#lock));
 		if (this.#rotation) {
-			keep.push({ type: ROTATION, payload: encodeRotation(this.#rotation) });
-			if (this.#rotation.used) keep.push({ type: USED, payload: this.#rotation.used });
+			keep(ROTATION, encodeRotation(this.#rotation));
+			if (this.#rotation.used) keep(USED, this.#rotation.used);
 		}
-		return keep;
 	}
 }

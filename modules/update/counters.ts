@@ -5,7 +5,7 @@
  * torn record or a power cut can never lower it.
  */
 import { putU32, u32 } from "sealdrop/image";
-import { RecordLog, type LogRecord } from "sealdrop/base/record-log";
+import { RecordLog } from "sealdrop/base/record-log";
 
 const COUNTER = 0x10;
 
@@ -14,7 +14,9 @@ export class SecurityCounters {
 	readonly #values = new Map<number, number>();
 
 	constructor(partition: string) {
-		this.#log = new RecordLog(partition, { types: [COUNTER], snapshot: () => [...this.#values].map(([i, v]) => ({ type: COUNTER, payload: encode(i, v) }) as LogRecord) });
+		this.#log = new RecordLog(partition, { types: [COUNTER], snapshot: (keep) => {
+			for (const [i, v] of this.#values) keep(COUNTER, encode(i, v));
+		} });
 		for (const r of this.#log.takeRecords()) {
 			if (r.type !== COUNTER || r.payload.length !== 5) continue;
 			const image = r.payload[0];

@@ -114,9 +114,13 @@ export class Journal {
 	 */
 	#newestBlock = -1;
 	readonly #newestCheckpoint = new Uint8Array(CHAIN_BYTES);
+	/** The session's SESSION record as written, kept for moves to a fresh log block (re-encoding it was garbage of the install). */
+	#sessionPayload: Uint8Array | undefined;
+	/** The newest checkpoint's BLOCK record for a move (not #blockPayload: a move happens while that one is being appended). */
+	readonly #movedBlockPayload = new Uint8Array(4 + CHAIN_BYTES);
 
 	constructor(partition: string) {
-		this.#log = new RecordLog(partition, { types: [SESSION, BLOCK, DONE], snapshot: () => this.#snapshot() });
+		this.#log = new RecordLog(partition, { types: [SESSION, BLOCK, DONE], snapshot: (keep) => this.#snapshot(keep) });
 		this.#state = this.#read(this.#log.takeRecords());
 	}
 
@@ -138,6 +142,7 @@ export class Journal {
 	clear(): void {
 		if (!this.#log.empty) this.#log.reset([]);
 		this.#state = undefined;
+		this.#sessionPayload = undefined;
 		this.#newestBlock = -1;
 	}
 
@@ -147,6 +152,7 @@ export class Journal {
 		if (payload.length > this.#log.maxPayload) fail("E_UNSUPPORTED", `the image's header and TLV areas (${payload.length} bytes) do not fit the journal's ${this.#log.maxPayload}-byte records`);
 		this.#log.reset([{ type: SESSION, payload }]);
 		this.#state = { session, blocks: new Map() };
+		this.#sessionPayload = payload;
 		this.#newestBlock = -1;
 	}
 
@@ -182,15 +188,24 @@ export class Journal {
 		this.#newestBlock = -1;
 	}
 
-	/** What must survive moving to a fresh log block: the session, its newest checkpoint, its end. */
-	#snapshot(): LogRecord[] {
-		this.#syncBlocks();
+	/**
+	 * What must survive moving to a fresh log block: the session, its newest checkpoint, its end.
+	 * In an install's steady state (a checkpoint recorded since the state was last read) this
+	 * allocates nothing.
+	 */
+	#snapshot(keep: (type: number, payload: Uint8Array) => void): void {
 		const state = this.#state;
-		if (!state) return [];
-		const keep: LogRecord[] = [{ type: SESSION, payload: encodeSession(state.session) }];
-		for (const [block, checkpoint] of state.blocks) keep.push({ type: BLOCK, payload: encodeBlock(block, checkpoint) });
-		if (state.done) keep.push({ type: DONE, payload: encodeDone(state.done.outcome, state.done.imageHash) });
-		return keep;
+		if (!state) return;
+		keep(SESSION, this.#sessionPayload ?? encodeSession(state.session));
+		if (this.#newestBlock >= 0) {
+			// the chain makes the newest checkpoint vouch for every block before it
+			putU32(this.#movedBlockPayload, 0, this.#newestBlock);
+			this.#movedBlockPayload.set(this.#newestCheckpoint, 4);
+			keep(BLOCK, this.#movedBlockPayload);
+		} else {
+			for (const [block, checkpoint] of state.blocks) keep(BLOCK, encodeBlock(block, checkpoint));
+		}
+		if (state.done) keep(DONE, encodeDone(state.done.outcome, state.done.imageHash));
 	}
 
 	#read(records: readonly LogRecord[]): JournalState | undefined {
@@ -199,6 +214,7 @@ export class Journal {
 			if (r.type === SESSION) {
 				const session = decodeSession(r.payload);
 				state = session ? { session, blocks: new Map() } : undefined;
+				this.#sessionPayload = session ? r.payload : undefined;
 			} else if (r.type === BLOCK && state && r.payload.length === 4 + CHAIN_BYTES) {
 				state.blocks.set(u32(r.payload, 0), r.payload.slice(4));
 			} else if (r.type === DONE && state && r.payload.length >= 1 && r.payload[0] < OUTCOMES.length) {

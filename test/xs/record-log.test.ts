@@ -30,7 +30,7 @@ const chain = (k: number) => new Uint8Array(16).fill(k & 0xff);
 
 /** How many records of `type` the log holds, read as a fresh owner of that type. */
 function countRecords(type: number): number {
-	const log = new RecordLog(LOG, { types: [type], snapshot: () => [] });
+	const log = new RecordLog(LOG, { types: [type], snapshot: () => {} });
 	try {
 		return log.takeRecords().length;
 	} finally {
@@ -111,9 +111,9 @@ test("record log: one open owner per record type; a closed owner's types can be 
 	wipe();
 	const first = new Journal(LOG);
 	throws(() => new Journal(LOG), { code: "E_STATE" });
-	throws(() => new RecordLog(LOG, { types: [0], snapshot: () => [] }), { code: "E_USAGE" }, "type 0 is the block header");
+	throws(() => new RecordLog(LOG, { types: [0], snapshot: () => {} }), { code: "E_USAGE" }, "type 0 is the block header");
 	const counters = new SecurityCounters(LOG); // other types: fine
-	const log = new RecordLog(LOG, { types: [0x30], snapshot: () => [] });
+	const log = new RecordLog(LOG, { types: [0x30], snapshot: () => {} });
 	throws(() => log.append(0x10, new Uint8Array(5)), { code: "E_USAGE" }, "appending another owner's type");
 	log.close();
 	first.close();
