@@ -58,9 +58,12 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 	return diff === 0;
 }
 
+/** The two hex digits of each byte value, made once: converting each byte was several strings of garbage. */
+const HEX_DIGITS: readonly string[] = Array.from({ length: 256 }, (_, b) => (b < 16 ? "0" : "") + b.toString(16));
+
 export function toHex(bytes: Uint8Array): string {
 	let s = "";
-	for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+	for (let i = 0; i < bytes.length; i++) s += HEX_DIGITS[bytes[i]];
 	return s;
 }
 

@@ -6,10 +6,10 @@
  */
 import Sha256 from "sealdrop/native/sha256";
 import {
-	aesKeyBits, equalBytes, fail, findHashTlv, ImageStreamParser, IMAGE_HEADER_SIZE, SealdropError, toHex, type ImageLayout, type Tlv,
+	aesKeyBits, equalBytes, fail, findHashTlv, ImageStreamParser, IMAGE_HEADER_SIZE, SealdropError, type ImageLayout, type Tlv,
 } from "sealdrop/image";
 import type { Payload, Target } from "./installer.js";
-import { readSlotImage, verifySlot } from "./slot-image.js";
+import { verifySlotHolds } from "./slot-image.js";
 import type { SlotWriter } from "./slot-writer.js";
 
 /** The inner image's signature and policy, as the core checks the outer image's. */
@@ -92,9 +92,7 @@ export class NestedPayload implements Payload {
 		this.#checkImage(layout, digest);
 		const identity = hash.tlv.value;
 		writer.flush();
-		const found = readSlotImage(this.#target.flash);
-		if (!found || found.hash !== toHex(identity)) fail("E_FLASH", "the image read back from the secondary slot is not the one written");
-		verifySlot(this.#target.flash, found, this.#scratch);
+		verifySlotHolds(this.#target.flash, identity, this.#scratch);
 		return identity;
 	}
 

@@ -4,9 +4,9 @@
  * installer), or a plain signed image on either MCUboot installer.
  */
 import type AesCtr from "sealdrop/native/aes-ctr";
-import { fail, findHashTlv, toHex, type ImageLayout } from "sealdrop/image";
+import { fail, findHashTlv, type ImageLayout } from "sealdrop/image";
 import type { Incoming, Payload, Target } from "./installer.js";
-import { readSlotImage, verifySlot } from "./slot-image.js";
+import { verifySlotHolds } from "./slot-image.js";
 import type { SlotWriter } from "./slot-writer.js";
 
 export class StoredPayload implements Payload {
@@ -42,9 +42,7 @@ export class StoredPayload implements Payload {
 		writer.write(this.#tlvArea);
 		writer.flush();
 		const identity = findHashTlv(this.#layout).tlv.value;
-		const found = readSlotImage(this.#target.flash);
-		if (!found || found.hash !== toHex(identity)) fail("E_FLASH", "the image read back from the secondary slot is not the one written");
-		verifySlot(this.#target.flash, found, this.#scratch, cipher);
+		verifySlotHolds(this.#target.flash, identity, this.#scratch, cipher);
 		return identity;
 	}
 

@@ -69,7 +69,8 @@ export function hashImage(read: SlotReader, header: ImageHeader, scratch: Uint8A
 			let size = Math.min(scratch.length, end - offset);
 			if (offset < bodyStart && offset + size > bodyStart) size = bodyStart - offset;
 			if (offset < bodyEnd && offset + size > bodyEnd) size = bodyEnd - offset;
-			const piece = scratch.subarray(0, size);
+			// a view only for the short pieces at the areas' edges: one per piece would be garbage per block
+			const piece = size === scratch.length ? scratch : scratch.subarray(0, size);
 			read(piece, offset);
 			if (cipher && offset >= bodyStart && offset < bodyEnd) cipher.process(piece, piece, offset - bodyStart);
 			hash.update(piece);
@@ -81,18 +82,41 @@ export function hashImage(read: SlotReader, header: ImageHeader, scratch: Uint8A
 	}
 }
 
-/** The image at the start of `flash`, or undefined when the slot holds none that parses. */
-export function readSlotImage(flash: Flash): SlotImage | undefined {
+/**
+ * The header and TLV areas of the image at the start of `flash` with its hash TLV's value, or
+ * undefined when the slot holds none that parses.
+ */
+function readSlotAreas(flash: Flash): { layout: ImageLayout; hash: Uint8Array } | undefined {
 	const head = new Uint8Array(IMAGE_HEADER_SIZE);
 	flash.read(head, 0);
 	if (u32(head, 0) !== IMAGE_MAGIC) return undefined;
 	try {
 		const layout = readImageLayout((into, offset) => flash.read(into, offset), parseHeader(head), flash.status().size);
-		return { ...layout, hash: toHex(findHashTlv(layout).tlv.value), version: formatVersion(layout.header.version), securityCounter: securityCounter(layout) };
+		return { layout, hash: findHashTlv(layout).tlv.value };
 	} catch (e) {
 		if (errorCode(e) === "E_FLASH") throw e; // the flash failing is not an empty slot
 		return undefined; // a damaged or partial image is no image
 	}
+}
+
+/** The image at the start of `flash`, or undefined when the slot holds none that parses. */
+export function readSlotImage(flash: Flash): SlotImage | undefined {
+	const found = readSlotAreas(flash);
+	if (!found) return undefined;
+	const { layout, hash } = found;
+	return { ...layout, hash: toHex(hash), version: formatVersion(layout.header.version), securityCounter: securityCounter(layout) };
+}
+
+/**
+ * The check before an image is marked pending: the slot holds the image whose hash TLV is
+ * `identity`, and it hashes to it when read back (decrypted with `cipher` when stored as
+ * received). Throws E_FLASH otherwise. Compares bytes, not hex: this runs once per install,
+ * and readSlotImage's strings were most of its garbage.
+ */
+export function verifySlotHolds(flash: Flash, identity: Uint8Array, scratch: Uint8Array, cipher?: AesCtr): void {
+	const found = readSlotAreas(flash);
+	if (!found || !equalBytes(found.hash, identity)) fail("E_FLASH", "the image read back from the secondary slot is not the one written");
+	verifySlot(flash, found.layout, scratch, cipher);
 }
 
 /**
