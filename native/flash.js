@@ -6,10 +6,6 @@ const OPEN = Symbol("Flash.open");
 // the C functions, bound once at load (see native/sha256.js)
 const create = native("xs_flash");
 const operations = native("xs_flash_operations");
-const read = native("xs_flash_read");
-const write = native("xs_flash_write");
-const eraseBlock = native("xs_flash_eraseBlock");
-const status = native("xs_flash_status");
 const close = native("xs_flash_close");
 
 class Flash extends Native("xs_flash_destructor") {
@@ -22,10 +18,6 @@ class Flash extends Native("xs_flash_destructor") {
 		return new Flash(options, OPEN);
 	}
 	static get operations() { return operations.call(this); }
-	read(byteLength, byteOffset) { return read.call(this, byteLength, byteOffset); }
-	write(buffer, byteOffset, bufferOffset, length) { return write.call(this, buffer, byteOffset, bufferOffset, length); }
-	eraseBlock(start, end) { return eraseBlock.call(this, start, end); }
-	status() { return status.call(this); }
 	close() { return close.call(this); }
 	get format() {
 		return "buffer";
@@ -34,6 +26,15 @@ class Flash extends Native("xs_flash_destructor") {
 		if (value !== "buffer") throw new RangeError("flash: format must be \"buffer\"");
 	}
 }
+// The calls an install makes per block are the C functions themselves, not JavaScript methods
+// that call them: a wrapper's frame and its Function.prototype.call cost more than the write.
+// The C side checks its argument count (no wrapper fills in missing arguments).
+Object.defineProperties(Flash.prototype, {
+	read: { value: native("xs_flash_read"), writable: true, configurable: true },
+	write: { value: native("xs_flash_write"), writable: true, configurable: true },
+	eraseBlock: { value: native("xs_flash_eraseBlock"), writable: true, configurable: true },
+	status: { value: native("xs_flash_status"), writable: true, configurable: true },
+});
 Object.freeze(Flash.prototype);
 Object.freeze(Flash);
 export default Flash;

@@ -64,6 +64,9 @@ test("aes-ctr: process(input, output, byteOffset, inputOffset, length, outputOff
 	throws(() => cipher.process(data, out, 0, 0, 50, 60), { type: RangeError }, "output too short from outputOffset");
 	throws(() => cipher.process(data, out, 0, 0, 10, 101), { type: RangeError }, "outputOffset past the end");
 	throws(() => cipher.process(data, out, 0, "0" as never, 10), { type: TypeError }, "inputOffset that is not a number");
+	// process is the C function itself (no JavaScript wrapper): missing arguments are refused, not read off the stack
+	throws(() => (cipher.process as (input: Uint8Array) => void)(data), { type: TypeError }, "no output");
+	throws(() => (cipher.process as () => void)(), { type: TypeError }, "no arguments");
 	cipher.close();
 });
 

@@ -69,6 +69,8 @@ test("sha256: bad input throws, closed objects refuse work", () => {
 	throws(() => h.update("abc" as never), { type: TypeError });
 	throws(() => h.update(new Uint32Array(2) as never), { type: TypeError });
 	throws(() => h.update(undefined as never));
+	// update is the C function itself (no JavaScript wrapper): a call without arguments is refused, not read off the stack
+	throws(() => (h.update as () => void)(), { type: TypeError });
 	throws(() => h.digest(new Uint8Array(31)), { type: RangeError });
 	h.close();
 	h.close();
