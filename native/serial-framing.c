@@ -12,6 +12,14 @@
 #include "sealdrop-native.h"
 #include <string.h>
 
+/* The functions are called as they are, with no JavaScript wrapper to fill in arguments
+   (native/serial-framing.js): each checks it has all of them before reading any. */
+static void needArguments(xsMachine* the, int count)
+{
+	if (xsmcArgc < count)
+		sealdropThrowCode(the, "E_RANGE", "%d arguments expected, %d given", count, (int)xsmcArgc);
+}
+
 /* (buffer, offset, length) at argument `at`: the bytes, bounds-checked. */
 static const uint8_t* readRange(xsMachine* the, int at, size_t* length)
 {
@@ -61,6 +69,7 @@ static const uint16_t crcTable[256] = {
 /* crc16(buffer, offset, length, crc): CRC-16/XMODEM of the range, continuing from `crc`. */
 void xs_serialframing_crc16(xsMachine* the)
 {
+	needArguments(the, 4);
 	size_t length;
 	const uint8_t* bytes = readRange(the, 0, &length);
 	uint16_t crc = (uint16_t)xsmcToInteger(xsArg(3));
@@ -74,6 +83,7 @@ void xs_serialframing_crc16(xsMachine* the)
    Linux host, more than decoding the line the newline ends. */
 void xs_serialframing_find(xsMachine* the)
 {
+	needArguments(the, 4);
 	size_t length;
 	const uint8_t* bytes = readRange(the, 0, &length);
 	const uint8_t* found = memchr(bytes, (uint8_t)xsmcToInteger(xsArg(3)), length);
@@ -85,6 +95,7 @@ static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 /* base64Encode(bytes, offset, length, output, outputOffset): characters written, with padding. */
 void xs_serialframing_base64Encode(xsMachine* the)
 {
+	needArguments(the, 5);
 	size_t length, room;
 	const uint8_t* in = readRange(the, 0, &length);
 	uint8_t* out = writeRange(the, 3, &room);
@@ -128,6 +139,7 @@ static int value(uint8_t c)
  */
 void xs_serialframing_base64Decode(xsMachine* the)
 {
+	needArguments(the, 5);
 	size_t length, room;
 	const uint8_t* text = readRange(the, 0, &length);
 	uint8_t* out = writeRange(the, 3, &room);

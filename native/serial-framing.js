@@ -1,5 +1,13 @@
-/* Base64 and CRC-16/XMODEM of SMP's serial framing in native code (native/serial-framing.c). */
-export function crc16(bytes, offset, length, crc) { return native("xs_serialframing_crc16").call(undefined, bytes, offset, length, crc); }
-export function base64Encode(bytes, offset, length, output, outputOffset) { return native("xs_serialframing_base64Encode").call(undefined, bytes, offset, length, output, outputOffset); }
-export function base64Decode(text, offset, length, output, outputOffset) { return native("xs_serialframing_base64Decode").call(undefined, text, offset, length, output, outputOffset); }
-export function find(bytes, offset, length, byte) { return native("xs_serialframing_find").call(undefined, bytes, offset, length, byte); }
+/* Base64 and CRC-16/XMODEM of SMP's serial framing in native code (native/serial-framing.c).
+   bindSerialFraming() binds the C functions once; the framing calls them as they are (no
+   wrapper: a frame is ~20 lines, each several calls). Not bound at load: Node imports this
+   module too (modules/transport/smp/serial-framing.ts falls back to JavaScript there) and has
+   no `native`. */
+export function bindSerialFraming() {
+	return Object.freeze({
+		crc16: native("xs_serialframing_crc16"),
+		base64Encode: native("xs_serialframing_base64Encode"),
+		base64Decode: native("xs_serialframing_base64Decode"),
+		find: native("xs_serialframing_find"),
+	});
+}

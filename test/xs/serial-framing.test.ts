@@ -5,11 +5,12 @@
  * with E_RANGE, and on XS the framing module choosing the native codec and still round-tripping
  * frames split at every byte.
  */
-import * as native from "sealdrop/native/serial-framing";
+import { bindSerialFraming } from "sealdrop/native/serial-framing";
 import { encodeSerialFrame, framingCodec, jsFraming, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { bytesEqual, equal, ok, test, throws } from "../harness.js";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
+const native = bindSerialFraming();
 /** RFC 4648 §10. */
 const RFC4648 = [["", ""], ["f", "Zg=="], ["fo", "Zm8="], ["foo", "Zm9v"], ["foob", "Zm9vYg=="], ["fooba", "Zm9vYmE="], ["foobar", "Zm9vYmFy"]];
 
@@ -74,10 +75,18 @@ test("serial framing: ranges outside their buffers are E_RANGE", () => {
 	equal(native.find(new Uint8Array([1, 10, 3, 10]), 2, 2, 10), 3, "index from the view's start");
 	equal(native.find(new Uint8Array([1, 10, 3]), 2, 1, 10), -1);
 	throws(() => native.crc16({} as Uint8Array, 0, 0, 0), { type: TypeError });
+	// called as they are, with no wrapper: a missing argument is refused before anything is read
+	const bare = native as unknown as Record<string, (...args: unknown[]) => number>;
+	throws(() => bare.crc16(b, 0, 8), { code: "E_RANGE" }, "crc16 without its crc");
+	throws(() => bare.find(b, 0), { code: "E_RANGE" }, "find without length and byte");
+	throws(() => bare.base64Encode(b, 0, 3, new Uint8Array(4)), { code: "E_RANGE" }, "base64Encode without outputOffset");
+	throws(() => bare.base64Decode(), { code: "E_RANGE" }, "base64Decode without arguments");
 });
 
 test("serial framing: on XS the module decodes with the native codec, a frame split at every byte", () => {
-	equal(framingCodec() as unknown, native as unknown, "the native codec is chosen");
+	// the native codec refuses a range past its buffer, the JavaScript one reads on as the array ends
+	ok(framingCodec() !== jsFraming, "the native codec is chosen");
+	throws(() => framingCodec().find(new Uint8Array(4), 0, 9, 10), { code: "E_RANGE" }, "the native codec is chosen");
 	const packet = new Uint8Array(300).map((_, i) => (i * 7) & 0xff);
 	const frame = encodeSerialFrame(packet);
 	for (let split = 0; split <= frame.length; split++) {

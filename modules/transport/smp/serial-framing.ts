@@ -9,7 +9,7 @@
  * where it arrived and decodes it straight into its one frame buffer; elsewhere (Node: the host's
  * links, the simulator's relay, tests) the same functions run in JavaScript (jsFraming).
  */
-import * as nativeFraming from "sealdrop/native/serial-framing";
+import { bindSerialFraming } from "sealdrop/native/serial-framing";
 
 /** Zephyr's MCUMGR_SERIAL_MAX_FRAME: a line with its marker and newline. */
 export const SERIAL_MAX_LINE = 127;
@@ -97,7 +97,8 @@ let chosen: FramingCodec | undefined;
 export function framingCodec(): FramingCodec {
 	if (!chosen) {
 		try {
-			chosen = nativeFraming.crc16(CHECK, 0, CHECK.length, 0) === 0x31c3 ? nativeFraming as FramingCodec : jsFraming;
+			const bound = bindSerialFraming();
+			chosen = bound.crc16(CHECK, 0, CHECK.length, 0) === 0x31c3 ? bound as FramingCodec : jsFraming;
 		} catch {
 			chosen = jsFraming;
 		}
