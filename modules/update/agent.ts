@@ -184,7 +184,9 @@ export class UpdateAgent {
 	 */
 	begin(options: BeginOptions): { nextOffset: number; resumed: boolean } {
 		if (this.#session) fail("E_STATE", `an update is in progress (${this.#session.received} of ${this.#session.options.size} bytes); abort it first`);
-		const o = { size: options.size, sessionId: options.sessionId ?? new Uint8Array(0), image: options.image ?? 0, pending: options.pending ?? "test" };
+		// the session id is copied: the journal records it later, and a transport may hand a view
+		// of a receive buffer it reuses (the device's SMP loop does)
+		const o = { size: options.size, sessionId: options.sessionId?.slice() ?? new Uint8Array(0), image: options.image ?? 0, pending: options.pending ?? "test" };
 		if (!Number.isInteger(o.size) || o.size <= IMAGE_HEADER_SIZE) fail("E_RANGE", `an image of ${o.size} bytes is too small to be an MCUboot image`);
 		if (!Number.isInteger(o.image) || o.image < 0 || o.image >= this.#installer.imageCount) fail("E_RANGE", `board ${this.#board.name} has no image ${o.image}`);
 		if (!["none", "test", "permanent"].includes(o.pending)) fail("E_USAGE", `pending must be "none", "test" or "permanent"`);

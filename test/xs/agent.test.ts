@@ -240,6 +240,27 @@ test("agent: after a reset, an image verified but not yet pending is still ready
 	agent.close();
 });
 
+test("agent: begin() keeps its own copy of the session id; a transport may reuse the buffer it came in", async () => {
+	const image = await readVector("imgtool/images/signed_ecdsa_p256.bin");
+	let agent = await freshDevice("mcuboot");
+	// the device's SMP loop hands the request's `sha` as a view of its receive buffer, which the
+	// next request overwrites before the TLV areas arrive and the journal records the session
+	const received = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+	let next = agent.begin({ size: image.length, sessionId: received.subarray(2, 6) }).nextOffset;
+	received.fill(0xee);
+	let bodyAsked = false;
+	while (!bodyAsked) {
+		const wanted = agent.write(next, image.subarray(next, Math.min(image.length, next + 256)));
+		bodyAsked = wanted < next; // after the TLV areas the body is asked for, from the header area's end
+		next = wanted;
+	}
+	agent.close(); // a reset in the body
+	agent = new UpdateAgent({ board: board("mcuboot"), trust: await trust() });
+	equal(agent.begin({ size: image.length, sessionId: Uint8Array.of(3, 4, 5, 6) }).resumed, true, "the journal holds the id as begin() had it");
+	agent.abort();
+	agent.close();
+});
+
 test("agent: the largest image it takes is the bootloader model's bootutil_max_image_size", async () => {
 	wipe("primary", "secondary");
 	const primary = new Area("primary");
