@@ -3,6 +3,7 @@
 #define SEALDROP_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "xs.h"
 
 typedef struct {
@@ -29,6 +30,8 @@ void hostCheckRejections(xsMachine* the);
 /* native/native-common.c (declared here too: sealdrop-native.h's xsmc.h does not mix with xs.h):
    throws an Error whose `code` is one of SealdropError's codes, as the native modules do. */
 void sealdropThrowCode(xsMachine* the, const char* code, const char* format, ...) XS_FUNCTION_NORETURN;
+/* native/native-common.c, likewise: the writable bytes of an ArrayBuffer, typed array or DataView. */
+void sealdropGetWritableBytes(xsMachine* the, xsSlot* slot, uint8_t** data, size_t* size);
 
 /* report.c */
 void hostReportError(xsMachine* the, xsSlot* error, const char* what);

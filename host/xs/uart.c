@@ -86,11 +86,15 @@ static void checkOpen(xsMachine* the)
 		sealdropThrowCode(the, "E_STATE", "closed");
 }
 
+/* read() / read(count): a new ArrayBuffer of what waits (up to count); read(buffer): fills an
+   ArrayBuffer or view with what waits, up to its length, and returns the count (ECMA-419, as
+   Moddable's serial on ESP32 and Zephyr has it). Undefined when nothing waits. */
 void xs_uart_read(xsMachine* the)
 {
 	checkOpen(the);
 	int count = available();
-	if (xsToInteger(xsArgc) > 0 && xsTypeOf(xsArg(0)) != xsUndefinedType) {
+	int into = xsToInteger(xsArgc) > 0 && xsTypeOf(xsArg(0)) == xsReferenceType;
+	if (!into && xsToInteger(xsArgc) > 0 && xsTypeOf(xsArg(0)) != xsUndefinedType) {
 		int wanted = xsToInteger(xsArg(0));
 		if (wanted < 0)
 			xsRangeError("negative length");
@@ -99,11 +103,27 @@ void xs_uart_read(xsMachine* the)
 	}
 	if (count == 0)
 		return;
-	xsResult = xsArrayBuffer(NULL, count);
-	ssize_t got = read(STDIN_FILENO, xsToArrayBuffer(xsResult), count);
+	uint8_t* data;
+	if (into) {
+		uint8_t* writable;
+		size_t size;
+		sealdropGetWritableBytes(the, &xsArg(0), &writable, &size);
+		if (size < (size_t)count)
+			count = (int)size;
+		if (count == 0)
+			return;
+		data = writable;
+	}
+	else {
+		xsResult = xsArrayBuffer(NULL, count);
+		data = xsToArrayBuffer(xsResult);
+	}
+	ssize_t got = read(STDIN_FILENO, data, count);
 	if (got < 0)
 		sealdropThrowCode(the, "E_IO", "read failed: %s", strerror(errno));
-	if (got < count)
+	if (into)
+		xsResult = xsInteger((int)got);
+	else if (got < count)
 		xsResult = xsCall2(xsResult, xsID("slice"), xsInteger(0), xsInteger((int)got));
 }
 

@@ -28,9 +28,16 @@ import { decodeCbor, encodeCbor, type CborMap } from "../transport/smp/cbor.js";
 import { encodeSerialFrame, SerialFrameDecoder } from "../transport/smp/serial-framing.js";
 import { SmpServer } from "../transport/smp/server.js";
 
+/** Bytes the UART loop reads at a time: a few console lines (each at most 127 bytes). */
+const UART_READ_BYTES = 512;
+
 /** The console UART in the shape of ECMA-419's embedded:io/serial (format "buffer"). */
 export interface UartPort {
-	read(): ArrayBuffer | undefined;
+	/**
+	 * Reads what waits into `buffer`, up to its length: the count read, or undefined when nothing
+	 * waits (ECMA-419's read(buffer); Moddable's serial on ESP32 and Zephyr has it).
+	 */
+	read(buffer: ArrayBuffer | ArrayBufferView): number | undefined;
 	write(data: ArrayBuffer): void;
 	close(): void;
 }
@@ -165,18 +172,27 @@ export class DeviceSmp {
 	listen(openUart: (onReadable: () => void) => UartPort, onReset: () => void): UartPort {
 		// as Zephyr's serial transport: the packet, its length and CRC within buf_size (serial-framing.ts)
 		const decoder = new SerialFrameDecoder({ maxLine: 128, bufSize: this.#bufSize });
+		// The UART is read into one buffer and each packet served where the decoder assembled it:
+		// a request costs no buffer of its own (a new ArrayBuffer per read and a copy per packet
+		// were most of a device's garbage per upload request).
+		const received = new Uint8Array(UART_READ_BYTES);
 		let uart: UartPort | undefined = undefined;
+		let closed = false;
+		const serve = (frame: Uint8Array, offset: number, length: number) => {
+			if (closed) return;
+			const port = uart!;
+			for (const response of this.server.process(frame, offset, length)) port.write(encodeSerialFrame(response).buffer as ArrayBuffer);
+			if (this.#resetRequested) {
+				closed = true;
+				port.close();
+				onReset();
+			}
+		};
 		uart = openUart(() => {
-			const port = uart;
-			const data = port?.read();
-			if (!port || !data) return;
-			for (const packet of decoder.push(new Uint8Array(data))) {
-				for (const response of this.server.process(packet)) port.write(encodeSerialFrame(response).buffer as ArrayBuffer);
-				if (this.#resetRequested) {
-					port.close();
-					onReset();
-					return;
-				}
+			while (!closed && uart) {
+				const count = uart.read(received);
+				if (!count) return;
+				decoder.decode(received, 0, count, serve);
 			}
 		});
 		return uart;

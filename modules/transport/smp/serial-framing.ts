@@ -196,46 +196,60 @@ export class SerialFrameDecoder {
 		this.#line = new Uint8Array(this.#maxLine);
 	}
 
+	/** The packets `bytes` completes, each a copy of its own. */
 	push(bytes: Uint8Array): Uint8Array[] {
 		const packets: Uint8Array[] = [];
+		this.decode(bytes, 0, bytes.length, (frame, offset, length) => {
+			packets.push(frame.slice(offset, offset + length));
+		});
+		return packets;
+	}
+
+	/**
+	 * Takes `length` bytes of `bytes` from `offset`; calls `onPacket` with each packet they
+	 * complete, as a range of the decoder's frame buffer, valid until it returns (a device's UART
+	 * loop: no copy and no list per packet).
+	 */
+	decode(bytes: Uint8Array, offset: number, length: number, onPacket: (frame: Uint8Array, offset: number, length: number) => void): void {
 		const longest = this.#maxLine - 1; // the newline takes the last byte of a line
-		let at = 0;
-		while (at < bytes.length) {
-			const newline = this.#codec.find(bytes, at, bytes.length - at, NEWLINE);
-			const end = newline < 0 ? bytes.length : newline;
+		const stop = offset + length;
+		let at = offset;
+		while (at < stop) {
+			const newline = this.#codec.find(bytes, at, stop - at, NEWLINE);
+			const end = newline < 0 ? stop : newline;
+			let packet = -1;
 			if (!this.#overlong) {
 				if (this.#lineLength + end - at > longest) this.#overlong = true;
 				else if (newline >= 0 && this.#lineLength === 0) {
 					// the whole line is here: decode it in place
-					const packet = this.#lineIn(bytes, at, end - at);
-					if (packet) packets.push(packet);
+					packet = this.#lineIn(bytes, at, end - at);
 					at = newline + 1;
+					if (packet >= 0) onPacket(this.#frame!, 2, packet);
 					continue;
 				} else {
+					// a line split across reads: gathered (a view for the copy; a device reads whole lines mostly)
 					this.#line.set(bytes.subarray(at, end), this.#lineLength);
 					this.#lineLength += end - at;
 				}
 			}
 			if (newline < 0) break;
 			if (this.#overlong) this.dropped.lines++;
-			else {
-				const packet = this.#lineIn(this.#line, 0, this.#lineLength);
-				if (packet) packets.push(packet);
-			}
+			else packet = this.#lineIn(this.#line, 0, this.#lineLength);
 			this.#lineLength = 0;
 			this.#overlong = false;
 			at = newline + 1;
+			if (packet >= 0) onPacket(this.#frame!, 2, packet);
 		}
-		return packets;
 	}
 
-	#lineIn(line: Uint8Array, start: number, length: number): Uint8Array | undefined {
-		if (length < 2) return undefined; // console text
+	/** Decodes one line into the frame; the length of the packet it completes (at frame[2]), else -1. */
+	#lineIn(line: Uint8Array, start: number, length: number): number {
+		if (length < 2) return -1; // console text
 		const first = line[start] === FIRST_0 && line[start + 1] === FIRST_1;
-		if (!first && !(line[start] === NEXT_0 && line[start + 1] === NEXT_1)) return undefined; // console text
+		if (!first && !(line[start] === NEXT_0 && line[start + 1] === NEXT_1)) return -1; // console text
 		if (!first && !this.#inFrame) {
 			this.dropped.lines++;
-			return undefined;
+			return -1;
 		}
 		const frame = this.#frame ??= new Uint8Array(this.#maxPacket + 4);
 		const at = first ? 0 : this.#frameLength;
@@ -243,22 +257,22 @@ export class SerialFrameDecoder {
 		if (decoded < 0) return this.#drop(); // not base64 (-1), or more than the frame holds (-2)
 		this.#inFrame = true;
 		this.#frameLength = at + decoded;
-		if (this.#frameLength < 2) return undefined;
+		if (this.#frameLength < 2) return -1;
 		const size = (frame[0] << 8) | frame[1];
 		if (size < 2 || size > this.#maxPacket + 2) return this.#drop();
-		if (this.#frameLength < size + 2) return undefined;
+		if (this.#frameLength < size + 2) return -1;
 		if (this.#frameLength > size + 2) return this.#drop();
 		this.#inFrame = false;
 		if (this.#codec.crc16(frame, 2, size, 0) !== 0) {
 			this.dropped.frames++;
-			return undefined;
+			return -1;
 		}
-		return frame.slice(2, size);
+		return size - 2;
 	}
 
-	#drop(): undefined {
+	#drop(): number {
 		this.#inFrame = false;
 		this.dropped.frames++;
-		return undefined;
+		return -1;
 	}
 }

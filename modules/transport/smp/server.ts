@@ -38,20 +38,22 @@ export class SmpServer {
 	}
 
 	/**
-	 * Answers the requests in `buffer`, one response per request, in order. As Zephyr does, it
+	 * Answers the requests in `length` bytes of `buffer` from `offset` (all of it by default), one
+	 * response per request, in order. As Zephyr does, it
 	 * stops after the first error and after a header whose length runs past the buffer
 	 * (ECORRUPT). Responses (op 1, 3) sent to the server are ignored.
 	 */
-	process(buffer: Uint8Array): Uint8Array[] {
+	process(buffer: Uint8Array, offset = 0, length = buffer.length - offset): Uint8Array[] {
 		const responses: Uint8Array[] = [];
-		let at = 0;
-		while (buffer.length - at >= SMP_HEADER_SIZE) {
+		const stop = offset + length;
+		let at = offset;
+		while (stop - at >= SMP_HEADER_SIZE) {
 			const header = decodeSmpHeader(buffer, at);
 			const end = at + SMP_HEADER_SIZE + header.length;
 			const request = header.op === SmpOp.READ || header.op === SmpOp.WRITE;
-			if (end > buffer.length) {
+			if (end > stop) {
 				if (!request) break;
-				responses.push(this.#error(header, new SmpError(SmpRc.CORRUPT, `the header announces ${header.length} bytes, ${buffer.length - at - SMP_HEADER_SIZE} follow`)));
+				responses.push(this.#error(header, new SmpError(SmpRc.CORRUPT, `the header announces ${header.length} bytes, ${stop - at - SMP_HEADER_SIZE} follow`)));
 				break;
 			}
 			const payload = buffer.subarray(at + SMP_HEADER_SIZE, end);
