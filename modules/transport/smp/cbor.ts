@@ -38,6 +38,8 @@ export interface CborLimits {
 }
 
 const BREAK = Symbol("break");
+/** One decoder for every request (each Reader making its own was garbage per request). */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function error(message: string): never {
 	throw new CborError(message);
@@ -46,15 +48,12 @@ function error(message: string): never {
 class Reader {
 	offset = 0;
 	readonly #bytes: Uint8Array;
-	readonly #view: DataView;
 	readonly #maxDepth: number;
 	readonly #maxItems: number;
 	readonly #views: boolean;
-	readonly #text = new TextDecoder("utf-8", { fatal: true });
 
 	constructor(bytes: Uint8Array, limits: CborLimits) {
 		this.#bytes = bytes;
-		this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 		this.#maxDepth = limits.maxDepth ?? 8;
 		this.#maxItems = limits.maxItems ?? 256;
 		this.#views = limits.byteStringViews ?? false;
@@ -67,17 +66,32 @@ class Reader {
 		return at;
 	}
 
+	/** `n` bytes at `at`, big-endian, as an unsigned integer (n ≤ 4). */
+	#uint(at: number, n: number): number {
+		let v = 0;
+		for (let i = 0; i < n; i++) v = v * 256 + this.#bytes[at + i];
+		return v;
+	}
+
+	/** A float of `n` bytes (2, 4 or 8) at the current offset. */
+	#float(n: number): number {
+		const at = this.#need(n);
+		if (n === 2) return halfFloat(this.#uint(at, 2));
+		const view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset + at, n); // floats only: SMP requests have none
+		return n === 4 ? view.getFloat32(0) : view.getFloat64(0);
+	}
+
 	/** The argument of an initial byte: its value, or -1 for an indefinite length (info 31). */
 	#argument(info: number): number {
 		if (info < 24) return info;
 		if (info === 24) return this.#bytes[this.#need(1)];
-		if (info === 25) return this.#view.getUint16(this.#need(2));
-		if (info === 26) return this.#view.getUint32(this.#need(4));
+		if (info === 25) return this.#uint(this.#need(2), 2);
+		if (info === 26) return this.#uint(this.#need(4), 4);
 		if (info === 27) {
 			const at = this.#need(8);
-			const high = this.#view.getUint32(at);
+			const high = this.#uint(at, 4);
 			if (high >= 0x200000) error("an integer above 2^53 (no BigInt here)");
-			return high * 0x100000000 + this.#view.getUint32(at + 4);
+			return high * 0x100000000 + this.#uint(at + 4, 4);
 		}
 		if (info === 31) return -1;
 		return error(`reserved additional information ${info}`);
@@ -127,7 +141,7 @@ class Reader {
 			}
 			case 3: {
 				try {
-					return this.#text.decode(this.#string(3, info));
+					return utf8.decode(this.#string(3, info));
 				} catch {
 					return error("a text string that is not UTF-8");
 				}
@@ -161,22 +175,26 @@ class Reader {
 
 	#map(length: number, depth: number): CborMap {
 		const out: CborMap = {};
-		const put = (key: CborValue | typeof BREAK) => {
-			if (typeof key !== "string") error("a map key that is not a text string");
-			if (Object.prototype.hasOwnProperty.call(out, key)) error(`the map key "${key}" twice`);
-			// defineProperty: a key named "__proto__" stays a plain key
-			Object.defineProperty(out, key, { value: this.value(depth), enumerable: true, writable: true, configurable: true });
-		};
 		if (length >= 0) {
-			for (let i = this.#count(length); i > 0; i--) put(this.value(depth));
+			for (let i = this.#count(length); i > 0; i--) this.#put(out, this.value(depth), depth);
 			return out;
 		}
 		for (let n = 0; ; n++) {
 			const key = this.item(depth);
 			if (key === BREAK) return out;
 			if (n >= this.#maxItems) error(`more than ${this.#maxItems} entries in a map`);
-			put(key);
+			this.#put(out, key, depth);
 		}
+	}
+
+	/** A map entry: `key`, then its value read next. */
+	#put(out: CborMap, key: CborValue, depth: number): void {
+		if (typeof key !== "string") error("a map key that is not a text string");
+		if (Object.prototype.hasOwnProperty.call(out, key)) error(`the map key "${key}" twice`);
+		const value = this.value(depth);
+		// a key named "__proto__" must stay a plain key, not set the prototype
+		if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+		else out[key] = value;
 	}
 
 	#simple(info: number): CborValue | typeof BREAK {
@@ -185,9 +203,9 @@ class Reader {
 			case 21: return true;
 			case 22: return null;
 			case 23: return undefined;
-			case 25: return halfFloat(this.#view.getUint16(this.#need(2)));
-			case 26: return this.#view.getFloat32(this.#need(4));
-			case 27: return this.#view.getFloat64(this.#need(8));
+			case 25: return this.#float(2);
+			case 26: return this.#float(4);
+			case 27: return this.#float(8);
 			case 31: return BREAK;
 			default: return error(`simple value ${info} is not supported`);
 		}
@@ -218,6 +236,10 @@ export function decodeCbor(bytes: Uint8Array, limits: CborLimits = {}): CborValu
 	return value;
 }
 
+/** Map keys as encoded (head and UTF-8), at most MAX_ENCODED_KEYS of them (filled at run time: this module is not preloaded, where the map would be frozen). */
+const encodedKeys = new Map<string, Uint8Array>();
+const MAX_ENCODED_KEYS = 64;
+
 /** A growable byte buffer. */
 class Writer {
 	#bytes = new Uint8Array(64);
@@ -239,18 +261,56 @@ class Writer {
 		this.#bytes.set(data, at);
 	}
 
-	/** An initial byte with its argument in the shortest form. */
+	/** `n` bytes of `value`, big-endian (n ≤ 4). */
+	#uint(value: number, n: number): void {
+		const at = this.#room(n);
+		for (let i = n - 1; i >= 0; i--) {
+			this.#bytes[at + i] = value & 0xff;
+			value = Math.floor(value / 256);
+		}
+	}
+
+	/** An initial byte with its argument in the shortest form (written in place: a response is a few of them). */
 	head(major: number, n: number): void {
 		const m = major << 5;
-		if (n < 24) this.bytes(Uint8Array.of(m | n));
-		else if (n < 0x100) this.bytes(Uint8Array.of(m | 24, n));
-		else if (n < 0x10000) this.bytes(Uint8Array.of(m | 25, n >> 8, n & 0xff));
-		else if (n < 0x100000000) this.bytes(Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff));
-		else {
-			const high = Math.floor(n / 0x100000000);
-			const low = n >>> 0;
-			this.bytes(Uint8Array.of(m | 27, high >>> 24, (high >> 16) & 0xff, (high >> 8) & 0xff, high & 0xff, low >>> 24, (low >> 16) & 0xff, (low >> 8) & 0xff, low & 0xff));
+		if (n < 24) this.#uint(m | n, 1);
+		else if (n < 0x100) {
+			this.#uint(m | 24, 1);
+			this.#uint(n, 1);
+		} else if (n < 0x10000) {
+			this.#uint(m | 25, 1);
+			this.#uint(n, 2);
+		} else if (n < 0x100000000) {
+			this.#uint(m | 26, 1);
+			this.#uint(n, 4);
+		} else {
+			this.#uint(m | 27, 1);
+			this.#uint(Math.floor(n / 0x100000000), 4);
+			this.#uint(n >>> 0, 4);
 		}
+	}
+
+	/** A text string. */
+	text(value: string): void {
+		const bytes = encoder.encode(value);
+		this.head(3, bytes.length);
+		this.bytes(bytes);
+	}
+
+	/**
+	 * A map key: its encoded form is kept for the next time (SMP's keys are a few dozen words,
+	 * and a response map per request would encode them again, a string method call per character
+	 * on XS).
+	 */
+	key(key: string): void {
+		let encoded = encodedKeys.get(key);
+		if (!encoded) {
+			const w = new Writer();
+			w.text(key);
+			encoded = w.result();
+			if (encodedKeys.size < MAX_ENCODED_KEYS) encodedKeys.set(key, encoded);
+		}
+		this.bytes(encoded);
 	}
 
 	result(): Uint8Array {
@@ -274,9 +334,7 @@ function encodeInto(w: Writer, value: CborValue): void {
 			w.bytes(b);
 		}
 	} else if (typeof value === "string") {
-		const text = encoder.encode(value);
-		w.head(3, text.length);
-		w.bytes(text);
+		w.text(value);
 	} else if (value instanceof Uint8Array) {
 		w.head(2, value.length);
 		w.bytes(value);
@@ -284,11 +342,16 @@ function encodeInto(w: Writer, value: CborValue): void {
 		w.head(4, value.length);
 		for (const item of value) encodeInto(w, item);
 	} else {
-		const entries = Object.entries(value).filter(([, v]) => v !== undefined);
-		w.head(5, entries.length);
-		for (const [k, v] of entries) {
-			encodeInto(w, k);
-			encodeInto(w, v);
+		// Object.entries' order, without its pair arrays (a response map per request)
+		const keys = Object.keys(value);
+		let count = 0;
+		for (let i = 0; i < keys.length; i++) if (value[keys[i]] !== undefined) count++;
+		w.head(5, count);
+		for (let i = 0; i < keys.length; i++) {
+			const item = value[keys[i]];
+			if (item === undefined) continue;
+			w.key(keys[i]);
+			encodeInto(w, item);
 		}
 	}
 }

@@ -34,22 +34,35 @@ export interface SmpHeader {
 /** Reads the header at `offset`; `bytes` must hold 8 bytes there. */
 export function decodeSmpHeader(bytes: Uint8Array, offset = 0): SmpHeader {
 	if (bytes.length - offset < SMP_HEADER_SIZE) throw new RangeError(`an SMP header needs 8 bytes, ${bytes.length - offset} given`);
-	const b = bytes.subarray(offset, offset + SMP_HEADER_SIZE);
+	const b = bytes, o = offset;
 	return {
-		op: b[0] & 7, version: (b[0] >> 3) & 3, flags: b[1], length: (b[2] << 8) | b[3],
-		group: (b[4] << 8) | b[5], sequence: b[6], command: b[7],
+		op: b[o] & 7, version: (b[o] >> 3) & 3, flags: b[o + 1], length: (b[o + 2] << 8) | b[o + 3],
+		group: (b[o + 4] << 8) | b[o + 5], sequence: b[o + 6], command: b[o + 7],
 	};
 }
 
 export function encodeSmpHeader(h: SmpHeader): Uint8Array {
-	return Uint8Array.of(((h.version & 3) << 3) | (h.op & 7), h.flags & 0xff, (h.length >> 8) & 0xff, h.length & 0xff, (h.group >> 8) & 0xff, h.group & 0xff, h.sequence & 0xff, h.command & 0xff);
+	const bytes = new Uint8Array(SMP_HEADER_SIZE);
+	putSmpHeader(bytes, h, h.length);
+	return bytes;
+}
+
+function putSmpHeader(b: Uint8Array, h: Omit<SmpHeader, "length">, length: number): void {
+	b[0] = ((h.version & 3) << 3) | (h.op & 7);
+	b[1] = h.flags & 0xff;
+	b[2] = (length >> 8) & 0xff;
+	b[3] = length & 0xff;
+	b[4] = (h.group >> 8) & 0xff;
+	b[5] = h.group & 0xff;
+	b[6] = h.sequence & 0xff;
+	b[7] = h.command & 0xff;
 }
 
 /** Header and payload, one SMP packet (the header's length is set from the payload). */
 export function encodeSmpPacket(h: Omit<SmpHeader, "length">, payload: Uint8Array): Uint8Array {
 	if (payload.length > 0xffff) throw new RangeError(`an SMP payload of ${payload.length} bytes (at most 65535)`);
 	const packet = new Uint8Array(SMP_HEADER_SIZE + payload.length);
-	packet.set(encodeSmpHeader({ ...h, length: payload.length }));
+	putSmpHeader(packet, h, payload.length); // in place: a packet per request
 	packet.set(payload, SMP_HEADER_SIZE);
 	return packet;
 }
