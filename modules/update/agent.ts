@@ -160,6 +160,14 @@ export class UpdateAgent {
 
 	// --- the update ---
 
+	/**
+	 * Whether an update is taking bytes (status().state "receiving"), without building a status:
+	 * a transport asks this per chunk, and status() reads the slots and formats a version.
+	 */
+	get receiving(): boolean {
+		return this.#session !== undefined && this.#session.phase !== DONE;
+	}
+
 	status(): UpdateStatus {
 		const s = this.#session;
 		if (s) {

@@ -127,7 +127,7 @@ export class ImageGroup implements SmpGroup {
 		if (off === undefined) imageFail(ImgRc.INVALID_OFFSET, "an upload chunk needs \"off\"");
 		const data = optionalBytes(body, "data");
 		if (!data) smpFail(SmpRc.INVAL, "an upload chunk needs \"data\" (a byte string)");
-		const receiving = this.#agent.status().state === "receiving";
+		const receiving = this.#agent.receiving;
 		if (off === 0) {
 			const next = this.#start(body, data, receiving);
 			if (next !== 0) return { off: next };
@@ -137,7 +137,7 @@ export class ImageGroup implements SmpGroup {
 			if (off + data.length > this.#upload.size) imageFail(ImgRc.INVALID_IMAGE_DATA_OVERRUN, `${data.length} bytes at ${off} run past the ${this.#upload.size}-byte image`);
 		}
 		const next = agentCall(() => this.#agent.write(off, data));
-		if (this.#agent.status().state !== "receiving") {
+		if (!this.#agent.receiving) {
 			this.#upload = undefined;
 			agentCall(() => this.#agent.finish()); // the verdict: a refusal answers this last chunk
 		}
