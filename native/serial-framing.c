@@ -121,14 +121,28 @@ void xs_serialframing_base64Encode(xsMachine* the)
 }
 
 /* A base64 character's value, or -1. */
-static int value(uint8_t c)
+/* Each character's 6-bit value, -1 outside the alphabet: a table, built on first use, because
+   the decoder looks up every character of every line twice (to check, then to decode). */
+static int8_t values[256];
+static int valuesReady;
+
+static void buildValues(void)
 {
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
+	for (int c = 0; c < 256; c++) {
+		int v = -1;
+		if (c >= 'A' && c <= 'Z') v = c - 'A';
+		else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+		else if (c >= '0' && c <= '9') v = c - '0' + 52;
+		else if (c == '+') v = 62;
+		else if (c == '/') v = 63;
+		values[c] = (int8_t)v;
+	}
+	valuesReady = 1;
+}
+
+static inline int value(uint8_t c)
+{
+	return values[c];
 }
 
 /*
@@ -151,11 +165,14 @@ void xs_serialframing_base64Decode(xsMachine* the)
 		return;
 	}
 	size_t decoded = end * 3 / 4;
-	for (size_t i = 0; i < end; i++) {
-		if (value(text[i]) < 0) {
-			xsmcSetInteger(xsResult, -1);
-			return;
-		}
+	if (!valuesReady)
+		buildValues();
+	int8_t any = 0;
+	for (size_t i = 0; i < end; i++)
+		any |= values[text[i]]; /* negative when a character is outside the alphabet */
+	if (any < 0) {
+		xsmcSetInteger(xsResult, -1);
+		return;
 	}
 	if (decoded > room) {
 		xsmcSetInteger(xsResult, -2);
