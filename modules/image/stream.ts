@@ -46,6 +46,22 @@ export class ImageStreamParser {
 	/** True once the unprotected TLV area has been read. */
 	get complete(): boolean { return this.#state === "trailing"; }
 
+	/** Body bytes left before the body's end, 0 outside the body. */
+	get bodyLeft(): number {
+		return this.#state === "body" ? this.#regionEnd - this.#offset : 0;
+	}
+
+	/**
+	 * Takes `length` body bytes the caller handles itself (hashes and stores), as push() would
+	 * have passed them on in one body `data` event: for a device's hot path, where the event list
+	 * and its views would be garbage per chunk. The bytes must end before the body does
+	 * (length < bodyLeft); the body's last bytes go through push(), which moves on to the TLVs.
+	 */
+	skipBody(length: number): void {
+		if (!(length >= 0 && length < this.bodyLeft)) fail("E_USAGE", `skipBody(${length}) with ${this.bodyLeft} body bytes left`);
+		this.#offset += length;
+	}
+
 	/** Feeds the next chunk; returns what it completed, in image order. */
 	push(chunk: Uint8Array): ImageEvent[] {
 		const events: ImageEvent[] = [];

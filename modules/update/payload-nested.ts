@@ -46,6 +46,13 @@ export class NestedPayload implements Payload {
 	/** Parses and hashes the inner image as MCUboot will, and writes its bytes (not while replaying). */
 	body(_received: Uint8Array, _receivedAt: number, plainBytes: Uint8Array, plainAt: number, length: number, writer: SlotWriter | undefined): void {
 		if (this.#end >= 0) return; // outer body bytes after the inner image: hashed by the core, not written
+		if (length < this.#parser.bodyLeft) {
+			// inside the inner body (most chunks): what a body data event would do, without the event
+			this.#parser.skipBody(length);
+			this.#hash.update(plainBytes, plainAt, length);
+			writer?.write(plainBytes, plainAt, length);
+			return;
+		}
 		const plain = plainBytes.subarray(plainAt, plainAt + length); // the stream parser takes views (and makes its own)
 		const start = this.#parser.offset;
 		let events;

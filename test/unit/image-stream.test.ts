@@ -527,6 +527,42 @@ test("events arrive in image order: header, header data, body, protected data + 
 	]);
 });
 
+test("skipBody: body bytes the caller takes itself leave the same parse as pushing them; not at or past the body's end", () => {
+	const bytes = vectorCase("signed_ecdsa_p256").bytes();
+	const layout = parseImage(bytes);
+	const bodyEnd = layout.header.hdrSize + layout.header.imgSize;
+	const notBody = (e: ImageEvent) => !(e.kind === "data" && e.region === "body");
+	for (const chunk of [1, 97, 4096]) {
+		const reference = new ImageStreamParser();
+		const pushed: ImageEvent[] = [];
+		for (let at = 0; at < bytes.length; at += chunk) pushed.push(...reference.push(bytes.subarray(at, at + chunk)).filter(notBody));
+		const parser = new ImageStreamParser();
+		const events: ImageEvent[] = [];
+		let skipped = 0;
+		for (let at = 0; at < bytes.length;) {
+			const n = Math.min(chunk, bytes.length - at);
+			if (n < parser.bodyLeft) {
+				assert.equal(parser.offset, at);
+				parser.skipBody(n);
+				skipped += n;
+			} else events.push(...parser.push(bytes.subarray(at, at + n)).filter(notBody));
+			at += n;
+		}
+		assert.ok(skipped > 0, `${chunk}-byte chunks: some body bytes were skipped`);
+		assert.ok(parser.complete, `${chunk}-byte chunks: the parse completes`);
+		assert.deepEqual(events, pushed, `${chunk}-byte chunks: the same events, body data aside`);
+	}
+	const parser = new ImageStreamParser();
+	assert.equal(parser.bodyLeft, 0, "no body before the header");
+	expectCode(() => parser.skipBody(1), "E_USAGE");
+	parser.push(bytes.subarray(0, layout.header.hdrSize));
+	assert.equal(parser.bodyLeft, layout.header.imgSize);
+	expectCode(() => parser.skipBody(layout.header.imgSize), "E_USAGE", "the body's last byte goes through push()");
+	expectCode(() => parser.skipBody(-1), "E_USAGE");
+	parser.skipBody(layout.header.imgSize - 1);
+	assert.equal(parser.offset, bodyEnd - 1);
+});
+
 test("structural errors surface from push() at the byte that decides them, in any chunking", () => {
 	const base = vectorCase("seccnt_explicit").bytes();
 	const { hdrSize, imgSize } = parseImage(base).header;
