@@ -112,6 +112,19 @@ function fileTimes(report) {
 	}
 }
 const testFiles = (dir) => readdirSync(built("test", dir)).filter((f) => f.endsWith(".test.js")).map((f) => built("test", dir, f));
+/**
+ * The Node files that take longest (their tests' wall seconds in a fresh clone's run, the report
+ * below), started first: node --test starts files in the order given, so a long file started
+ * last keeps one core busy alone at the end. A name missing here only starts later.
+ */
+const LONGEST_FIRST = ["powercut", "cli-errors", "cli-behaviour", "boards", "pending-boots", "sim-mcuboot", "sim-cli", "smp-sim", "provision", "agent-powercut", "rotation", "install-kill"];
+const longestFirst = (files) => {
+	const rank = (f) => {
+		const at = LONGEST_FIRST.findIndex((name) => f.endsWith(`/${name}.test.js`));
+		return at < 0 ? LONGEST_FIRST.length : at;
+	};
+	return [...files].sort((a, b) => rank(a) - rank(b));
+};
 
 const steps = [];
 const long = process.argv.includes("--long");
@@ -123,7 +136,7 @@ if (long) {
 	steps.push(step("key rotation fuzz (npm run fuzz:rotation)", node, [built("test", "fuzz", "rotation-fuzz.js")]));
 } else {
 	// Longest first: the Node tests, then the XS host's sanitizer build and what runs on it.
-	steps.push(nodeTests("unit, interop and device-side tests (Node)", [...testFiles("unit"), ...testFiles("device")]));
+	steps.push(nodeTests("unit, interop and device-side tests (Node)", longestFirst([...testFiles("unit"), ...testFiles("device")])));
 	steps.push(step("XS host with AddressSanitizer and UndefinedBehaviorSanitizer (build)", node, [join(root, "scripts", "xs-host.mjs"), "--flavor", "asan"]));
 
 	// Device-side tests on XS. Some need a process of their own: the restart check reopens the
