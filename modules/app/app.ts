@@ -34,10 +34,13 @@ const UART_READ_BYTES = 512;
 /** The console UART in the shape of ECMA-419's embedded:io/serial (format "buffer"). */
 export interface UartPort {
 	/**
-	 * Reads what waits into `buffer`, up to its length: the count read, or undefined when nothing
-	 * waits (ECMA-419's read(buffer); Moddable's serial on ESP32 and Zephyr has it).
+	 * With a buffer: reads what waits into it, up to its length, and returns the count (ECMA-419's
+	 * read(buffer), as Moddable's serial has it on ESP32, Zephyr, nRF52 and Pico). Without: what
+	 * waits, in a new ArrayBuffer (Moddable's Linux and Windows serial have only this: given a
+	 * buffer, they take it for a count of 0 and return an empty ArrayBuffer). Undefined when
+	 * nothing waits.
 	 */
-	read(buffer: ArrayBuffer | ArrayBufferView): number | undefined;
+	read(buffer?: ArrayBuffer | ArrayBufferView): number | ArrayBuffer | undefined;
 	write(data: ArrayBuffer): void;
 	close(): void;
 }
@@ -188,11 +191,17 @@ export class DeviceSmp {
 				onReset();
 			}
 		};
+		let readsInto = true; // until the platform shows it has no read(buffer)
 		uart = openUart(() => {
 			while (!closed && uart) {
-				const count = uart.read(received);
-				if (!count) return;
-				decoder.decode(received, 0, count, serve);
+				const got = readsInto ? uart.read(received) : uart.read();
+				if (got === undefined || got === 0) return;
+				if (typeof got === "number") decoder.decode(received, 0, got, serve);
+				else {
+					// an ArrayBuffer: read() as asked, or read(buffer) taken for a count (nothing read then)
+					if (readsInto) readsInto = false;
+					if (got.byteLength) decoder.decode(new Uint8Array(got), 0, got.byteLength, serve);
+				}
 			}
 		});
 		return uart;
