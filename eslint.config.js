@@ -1,6 +1,7 @@
 // Lint rules: typescript-eslint's recommended set, plus the rules that keep the architecture:
 // nothing under modules/ may import a Node built-in (it must run unchanged on XS), imports run
-// down the floors of ARCHITECTURE.md and never in a loop (scripts/eslint-floors.mjs).
+// down the floors of ARCHITECTURE.md and never in a loop, and native(…) takes what xsc takes
+// (scripts/eslint-floors.mjs).
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 import sealdrop from "./scripts/eslint-floors.mjs";
@@ -19,6 +20,12 @@ export default tseslint.config(
 		files: ["modules/**/*.ts", "host/**/*.ts", "native/**/*.ts", "native/**/*.js"],
 		plugins: { sealdrop },
 		rules: { "sealdrop/floors": "error", "sealdrop/no-cycle": "error" },
+	},
+	{
+		// everything xsc may compile for a board: the device code, the native shims, the boards' JS, the XS host's
+		files: ["modules/**/*.ts", "native/**/*.js", "boards/**/*.js", "host/xs/**/*.ts", "host/smp/device-serve.ts", "host/sim/device*.ts", "test/xs/**/*.ts", "bench/xs/**/*.ts"],
+		plugins: { sealdrop },
+		rules: { "sealdrop/xsc-native": "error" },
 	},
 	{
 		files: ["modules/**/*.ts"],

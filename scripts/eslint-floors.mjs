@@ -3,6 +3,10 @@
 //   (native ← base ← image ← update ← keys, transport ← app), and nothing under modules/ imports
 //   host/, test/ or bench/; host/ imports no test/ or bench/.
 // - `no-cycle`: no file reaches itself through its imports (relative and sealdrop/… specifiers).
+// - `xsc-native`: a call of `native(…)` or `Native(…)` has one string literal argument, as the
+//   Moddable SDK's xsc requires (xs/sources/xsSyntaxical.c: it binds such a call to the C function
+//   at build time, and fails the build otherwise). The Linux XS host resolves them at run time and
+//   so takes anything: a variable named `native` called with arguments ran there and broke mcconfig.
 // Specifiers resolve as tsconfig.json's "paths" and manifest.json's "modules" name them.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -112,4 +116,18 @@ const noCycle = {
 	},
 };
 
-export default { rules: { floors, "no-cycle": noCycle } };
+const xscNative = {
+	meta: { type: "problem", schema: [], messages: { literal: "xsc binds {{name}}(…) to a C function at build time: it takes one string literal (\"xs_…\"); name this something else" } },
+	create(context) {
+		return {
+			CallExpression(node) {
+				const callee = node.callee;
+				if (callee.type !== "Identifier" || (callee.name !== "native" && callee.name !== "Native")) return;
+				const [arg] = node.arguments;
+				if (node.arguments.length !== 1 || arg.type !== "Literal" || typeof arg.value !== "string") context.report({ node, messageId: "literal", data: { name: callee.name } });
+			},
+		};
+	},
+};
+
+export default { rules: { floors, "no-cycle": noCycle, "xsc-native": xscNative } };

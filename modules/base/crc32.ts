@@ -35,7 +35,7 @@ const CHECK_CRC = 0xcbf43926;
  * The native CRC on XS (null: crc32Js), chosen at the first use, not when the module loads: a
  * board preloads this module at build time, where no native code runs.
  */
-let native: Crc32 | null | undefined;
+let inC: Crc32 | null | undefined; // (not named `native`: xsc reads native(...) as a binding of a C function)
 function choose(): Crc32 | null {
 	try {
 		const bound = bindCrc32();
@@ -47,6 +47,6 @@ function choose(): Crc32 | null {
 
 /** CRC-32 of `length` bytes of `bytes` from `offset` (all of them by default), continuing from `crc`. */
 export function crc32(bytes: Uint8Array, crc = 0, offset = 0, length = bytes.length - offset): number {
-	if (native === undefined) native = choose();
-	return native ? native(bytes, offset, length, crc) : crc32Js(bytes, crc, offset, length);
+	if (inC === undefined) inC = choose();
+	return inC ? inC(bytes, offset, length, crc) : crc32Js(bytes, crc, offset, length);
 }
