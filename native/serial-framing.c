@@ -121,24 +121,27 @@ void xs_serialframing_base64Encode(xsMachine* the)
 }
 
 /* A base64 character's value, or -1. */
-/* Each character's 6-bit value, -1 outside the alphabet: a table, built on first use, because
-   the decoder looks up every character of every line twice (to check, then to decode). */
-static int8_t values[256];
-static int valuesReady;
-
-static void buildValues(void)
-{
-	for (int c = 0; c < 256; c++) {
-		int v = -1;
-		if (c >= 'A' && c <= 'Z') v = c - 'A';
-		else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-		else if (c >= '0' && c <= '9') v = c - '0' + 52;
-		else if (c == '+') v = 62;
-		else if (c == '/') v = 63;
-		values[c] = (int8_t)v;
-	}
-	valuesReady = 1;
-}
+/* Each character's 6-bit value, -1 outside the alphabet: a table (const: flash, not RAM on a
+   board) because the decoder looks up every character of every line twice (to check, then to
+   decode). */
+static const int8_t values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 static inline int value(uint8_t c)
 {
@@ -165,8 +168,6 @@ void xs_serialframing_base64Decode(xsMachine* the)
 		return;
 	}
 	size_t decoded = end * 3 / 4;
-	if (!valuesReady)
-		buildValues();
 	int8_t any = 0;
 	for (size_t i = 0; i < end; i++)
 		any |= values[text[i]]; /* negative when a character is outside the alphabet */
