@@ -16,7 +16,7 @@ import { maxImageSize, readSlotTrailer, setConfirmed, setPending, trailerFirstBl
 import type { Incoming, Installer, InstallerContext, Payload, Target, VerifiedInstall } from "./installer.js";
 import { NestedPayload } from "./payload-nested.js";
 import { StoredPayload } from "./payload-stored.js";
-import { readSlotImage, verifySlot, type SlotImage } from "./slot-image.js";
+import { readSlotImage, startsWithImageMagic, verifySlot, type SlotImage } from "./slot-image.js";
 
 export class McubootInstaller implements Installer {
 	readonly #ctx: InstallerContext;
@@ -37,11 +37,14 @@ export class McubootInstaller implements Installer {
 		return this.#withSlot("primary", image, (flash) => {
 			const found = readSlotImage(flash);
 			if (!found) return undefined;
-			// trial: swapped in for a test (magic and copy_done written by the bootloader), not confirmed: REVERT at the next reset
-			const { state } = readSlotTrailer(flash, this.#maxAlign);
-			const trial = state.magic === "good" && state.imageOk === "unset" && state.copyDone === "set";
-			return { image, version: found.version, hash: found.hash, state: trial ? "trial" : "confirmed", securityCounter: found.securityCounter };
+			return { image, version: found.version, hash: found.hash, state: this.#trialTrailer(flash) ? "trial" : "confirmed", securityCounter: found.securityCounter };
 		});
+	}
+
+	/** Trial: swapped in for a test (magic and copy_done written by the bootloader), not confirmed: REVERT at the next reset. */
+	#trialTrailer(flash: Flash): boolean {
+		const { state } = readSlotTrailer(flash, this.#maxAlign);
+		return state.magic === "good" && state.imageOk === "unset" && state.copyDone === "set";
 	}
 
 	confirm(image: number): RunningImage {
@@ -75,7 +78,9 @@ export class McubootInstaller implements Installer {
 	}
 
 	onTrial(image: number): boolean {
-		return this.running(image)?.state === "trial";
+		// running()'s answer, cheapest test first: every begin() asks, and reading the image's strings
+		// is most of what running() costs
+		return this.#withSlot("primary", image, (flash) => startsWithImageMagic(flash) && this.#trialTrailer(flash) && readSlotImage(flash) !== undefined);
 	}
 
 	runningRelease(image: number): ImageHeader | undefined {

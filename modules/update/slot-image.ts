@@ -82,6 +82,13 @@ export function hashImage(read: SlotReader, header: ImageHeader, scratch: Uint8A
 	}
 }
 
+/** Whether `flash` starts with an image header's magic (a cheap first look: no image, no more reading). */
+export function startsWithImageMagic(flash: Flash): boolean {
+	const magic = new Uint8Array(4);
+	flash.read(magic, 0);
+	return u32(magic, 0) === IMAGE_MAGIC;
+}
+
 /**
  * The header and TLV areas of the image at the start of `flash` with its hash TLV's value, or
  * undefined when the slot holds none that parses.
