@@ -196,12 +196,15 @@ export class DeviceSmp {
 			while (!closed && uart) {
 				const got = readsInto ? uart.read(received) : uart.read();
 				if (got === undefined || got === 0) return;
-				if (typeof got === "number") decoder.decode(received, 0, got, serve);
-				else {
-					// an ArrayBuffer: read() as asked, or read(buffer) taken for a count (nothing read then)
-					if (readsInto) readsInto = false;
-					if (got.byteLength) decoder.decode(new Uint8Array(got), 0, got.byteLength, serve);
+				if (typeof got === "number") {
+					decoder.decode(received, 0, got, serve);
+					continue;
 				}
+				// an ArrayBuffer: read() as asked, or read(buffer) on a platform without it (the buffer
+				// taken for a count: nothing read, so ask again without it)
+				if (readsInto) readsInto = false;
+				else if (!got.byteLength) return; // (a platform that answers nothing with an empty buffer)
+				if (got.byteLength) decoder.decode(new Uint8Array(got), 0, got.byteLength, serve);
 			}
 		});
 		return uart;

@@ -2,8 +2,9 @@
  * The device app's SMP loop (modules/app DeviceSmp.listen) on the UARTs Moddable's platforms
  * give: ECMA-419's read(buffer), which ESP32, Zephyr, nRF52 and Pico have, and the Linux and
  * Windows serial, whose read() takes only a count (given a buffer, they read nothing and return
- * an empty ArrayBuffer). Either way, echo requests split across reads at every byte are answered,
- * each once and in order.
+ * an empty ArrayBuffer), and one that answers "nothing waits" with an empty ArrayBuffer rather
+ * than undefined. Each way, echo requests split across reads are answered, each once and in order,
+ * and the loop ends when nothing waits.
  */
 import { parseBoardConfig, UpdateAgent } from "sealdrop/update";
 import { DeviceSmp, type UartPort } from "../../modules/app/app.js";
@@ -22,13 +23,13 @@ const board = parseBoardConfig("sim", {
 class FakeUart implements UartPort {
 	readonly written: Uint8Array[] = [];
 	#at = 0;
-	constructor(readonly bytes: Uint8Array, readonly step: number, readonly readsInto: boolean) {}
+	constructor(readonly bytes: Uint8Array, readonly step: number, readonly readsInto: boolean, readonly emptyWhenNothing = false) {}
 	get waiting(): number {
 		return Math.min(this.step, this.bytes.length - this.#at);
 	}
 	read(buffer?: ArrayBuffer | ArrayBufferView): number | ArrayBuffer | undefined {
 		const available = this.waiting;
-		if (available === 0) return undefined;
+		if (available === 0) return this.emptyWhenNothing ? new ArrayBuffer(0) : undefined;
 		if (buffer !== undefined && this.readsInto) {
 			const into = ArrayBuffer.isView(buffer) ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength) : new Uint8Array(buffer);
 			const n = Math.min(available, into.length);
@@ -66,15 +67,16 @@ function answers(uart: FakeUart): string[] {
 	return out;
 }
 
-for (const readsInto of [true, false]) {
-	test(`device UART loop: echoes answered in order, split at every read size, ${readsInto ? "read(buffer) (ESP32, Zephyr)" : "read() only (Moddable's lin serial)"}`, () => {
+for (const [readsInto, emptyWhenNothing] of [[true, false], [false, false], [false, true]]) {
+	const kind = readsInto ? "read(buffer) (ESP32, Zephyr)" : `read() only (Moddable's lin serial)${emptyWhenNothing ? ", nothing read as an empty ArrayBuffer" : ""}`;
+	test(`device UART loop: echoes answered in order, split at every read size, ${kind}`, () => {
 		const agent = new UpdateAgent({ board, trust: [] });
 		try {
 			const smp = new DeviceSmp({ agent, board, trust: [], bufSize: 1024, bufCount: 2 });
 			const texts = ["one", "two " + "x".repeat(300), "three"];
 			const bytes = echoFrames(texts);
 			for (const step of [1, 7, 127, 128, 600, bytes.length]) {
-				const uart = new FakeUart(bytes, step, readsInto);
+				const uart = new FakeUart(bytes, step, readsInto, emptyWhenNothing);
 				let onReadable: () => void = () => {};
 				smp.listen((callback) => {
 					onReadable = callback;
