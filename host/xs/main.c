@@ -432,7 +432,9 @@ static void usage(FILE* stream)
 		"Runs an ES module on XS %s with Sealdrop's native modules.\n"
 		"  --map FILE   module specifier map (default: modules.map beside the build folder)\n"
 		"  --state DIR  the device's own state folder (working directory: PSA key files); made 0700\n"
-		"  --version    print the XS version\n",
+		"  --version    print the XS version\n"
+		"Compiled modules are kept in module-cache beside this program, or in the absolute path\n"
+		"SEALDROP_XS_MODULE_CACHE names (\"off\": none).\n",
 		hostXsVersion());
 }
 

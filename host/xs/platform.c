@@ -1,11 +1,13 @@
 /*
  * The XS platform functions of the Linux host that need the engine's internals (xsAll.h):
- * module resolution through the specifier map, module loading (with tsc's external source maps
- * in the debug build), the promise-job flag, aborts, and the memory figures benchmarks read.
+ * module resolution through the specifier map, module loading (compiled modules kept between
+ * runs by module-cache.c; tsc's external source maps in the debug build), the promise-job flag,
+ * aborts, and the memory figures benchmarks read.
  */
 #include "xsAll.h"
 #include "xsScript.h"
 #include "host.h"
+#include "module-cache.h"
 
 #include <limits.h>
 
@@ -155,7 +157,8 @@ txID fxFindModule(txMachine* the, txSlot* realm, txID moduleID, txSlot* slot)
 	return lookupSpecifier(name) ? fxNewNameC(the, name) : XS_NO_ID;
 }
 
-static txScript* loadScript(txMachine* the, txString path, txUnsigned flags)
+/* Parses a module's file; a module without errors is kept in the cache under `cacheKey`. */
+static txScript* loadScript(txMachine* the, txString path, txUnsigned flags, const ModuleCacheKey* cacheKey)
 {
 	txParser _parser;
 	txParser* parser = &_parser;
@@ -192,6 +195,8 @@ static txScript* loadScript(txMachine* the, txString path, txUnsigned flags)
 		fxParserHoist(parser);
 		fxParserBind(parser);
 		script = fxParserCode(parser);
+		if (parser->errorCount == 0)
+			moduleCacheWrite(path, flags, cacheKey, script);
 	}
 	if (file)
 		fclose(file);
@@ -213,7 +218,10 @@ void fxLoadModule(txMachine* the, txSlot* module, txID moduleID)
 		return;
 	c_strncpy(path, file, sizeof(path) - 1);
 	path[sizeof(path) - 1] = 0;
-	txScript* script = loadScript(the, path, flags);
+	ModuleCacheKey cacheKey;
+	txScript* script = moduleCacheRead(path, flags, &cacheKey);
+	if (!script)
+		script = loadScript(the, path, flags, &cacheKey);
 	if (script)
 		fxResolveModule(the, module, moduleID, script, C_NULL, C_NULL);
 }

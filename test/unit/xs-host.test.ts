@@ -24,8 +24,8 @@ function run(source: string, options: { args?: string[]; input?: Buffer; flavor?
 	fs.writeFileSync(file, source);
 	return runFile(file, options);
 }
-function runFile(file: string, options: { args?: string[]; input?: Buffer; flavor?: string; hostArgs?: string[] } = {}) {
-	const r = spawnSync(binary(options.flavor), [...(options.hostArgs ?? []), file, ...(options.args ?? [])], { input: options.input ?? Buffer.alloc(0), timeout: 30_000 });
+function runFile(file: string, options: { args?: string[]; input?: Buffer; flavor?: string; hostArgs?: string[]; env?: Record<string, string> } = {}) {
+	const r = spawnSync(binary(options.flavor), [...(options.hostArgs ?? []), file, ...(options.args ?? [])], { input: options.input ?? Buffer.alloc(0), timeout: 30_000, env: { ...process.env, ...options.env } });
 	return { status: r.status, stdout: r.stdout, out: r.stdout.toString("latin1"), err: r.stderr.toString() };
 }
 
@@ -170,6 +170,67 @@ test("xs-host: modules resolve by name as xsl and a device resolve them, not by 
 	// "../" past the first segment of a name is an error, as in xsl
 	fs.writeFileSync(map, `lib/deep\t${path.join(dir, "lib", "deep.js")}\n`);
 	assert.equal(entry("too-far", `import "lib/deep";\n`).status, 1);
+});
+
+test("xs-host: compiled modules are kept between runs and used only while they match their file", () => {
+	const dir = path.join(scratch, "cache-test");
+	const cache = path.join(dir, "cache");
+	fs.mkdirSync(dir, { recursive: true });
+	const lib = path.join(dir, "lib.js");
+	const main = path.join(dir, "main.js");
+	fs.writeFileSync(main, `import { word } from "./lib.js";\nconsole.log(word);\n`);
+	const say = (word: string) => fs.writeFileSync(lib, `export const word = "${word}";\n`);
+	const runMain = (env: Record<string, string> = { SEALDROP_XS_MODULE_CACHE: cache }) => {
+		const r = runFile(main, { env });
+		assert.equal(r.status, 0, r.err);
+		return r.out.trim();
+	};
+	const entries = () => fs.existsSync(cache) ? fs.readdirSync(cache).sort() : [];
+
+	// whole seconds, which utimes sets exactly (a Date from stat would drop the nanoseconds)
+	const then = 1_700_000_000;
+	say("alpha");
+	fs.utimesSync(lib, then, then);
+	assert.equal(runMain(), "alpha");
+	const written = entries();
+	assert.equal(written.length, 2, "an entry per module, nothing else (no temporary file left)");
+	// the second run reads the entries: a marked entry's code runs instead of the file's...
+	assert.equal(runMain(), "alpha");
+	// ...but only while the file is the one it was compiled from: same length, same mtime, new text
+	say("omega");
+	fs.utimesSync(lib, then, then);
+	assert.equal(fs.statSync(lib, { bigint: true }).mtimeNs, BigInt(then) * 1_000_000_000n);
+	assert.equal(runMain(), "omega", "a file changed in place (size and mtime kept) is compiled again");
+	assert.equal(runMain(), "omega");
+
+	// a damaged entry (a flipped byte at the end, in the code) is a miss, compiled again and rewritten
+	for (const name of entries()) {
+		const file = path.join(cache, name);
+		const bytes = fs.readFileSync(file);
+		bytes[bytes.length - 8] ^= 0xff;
+		fs.writeFileSync(file, bytes);
+	}
+	assert.equal(runMain(), "omega");
+	// a truncated one too
+	for (const name of entries()) fs.truncateSync(path.join(cache, name), 40);
+	assert.equal(runMain(), "omega");
+	assert.ok(entries().every((name) => fs.statSync(path.join(cache, name)).size > 40), "the entries are written again");
+
+	// a module that does not compile is never kept: its error comes every time
+	fs.writeFileSync(lib, `export const word = ;\n`);
+	for (let i = 0; i < 2; i++) {
+		const r = runFile(main, { env: { SEALDROP_XS_MODULE_CACHE: cache } });
+		assert.equal(r.status, 1);
+		assert.match(r.err, /SyntaxError|syntax/i);
+	}
+
+	// "off", or a relative folder (the host works in its state folder), keeps nothing
+	say("gamma");
+	fs.rmSync(cache, { recursive: true });
+	assert.equal(runMain({ SEALDROP_XS_MODULE_CACHE: "off" }), "gamma");
+	assert.equal(runMain({ SEALDROP_XS_MODULE_CACHE: "relative-cache" }), "gamma");
+	assert.deepEqual(entries(), []);
+	assert.ok(!fs.existsSync(path.join(dir, "relative-cache")));
 });
 
 test("xs-host: a file that cannot be read or written is an error with code E_IO", () => {
