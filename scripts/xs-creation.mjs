@@ -2,7 +2,8 @@
 // Prints the C defines that give the Linux XS host a device build's machine limits, read from
 // manifest.json's "creation" (host/xs/Makefile passes them to main.c): the same JS stack (in
 // slots: a stack overflow on a board is one here too) and the same heap and chunk sizes to start
-// from and grow by. Keys and the parser buffer stay the host's own: a board's modules are
+// from and grow by (main.c adds room for the modules, which a board keeps in flash and the host
+// compiles into its heap). Keys and the parser buffer stay the host's own: a board's modules are
 // compiled and their keys made at build time, the host makes them at run time.
 import { readFileSync } from "node:fs";
 
