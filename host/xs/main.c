@@ -534,9 +534,12 @@ int main(int argc, char* argv[])
 	   its heap (every module of the device program: ~25,700 slots and ~470-570 KB of chunks, by
 	   memory() after a collection). Without it the device's free heap is the host's whole heap,
 	   and loading the modules grows it 1,024 slots at a time, each step after a full collection
-	   of all that is loaded: 194 M of the 289 M instructions of a simulator `boot`, against 48 M
-	   with this room (cachegrind). Growth steps stay the device's. */
-	enum { HOST_MODULE_SLOTS = 32768, HOST_MODULE_CHUNKS = 640 * 1024 };
+	   of all that is loaded: 194 M of the 289 M instructions of a simulator `boot`, against 40 M
+	   with this room (cachegrind). The chunks' room is twice what the modules take: XS grows
+	   chunks only by the allocation that did not fit, so with the modules' chunks close to the
+	   total, the MCUboot model's X25519 (BigInt chunks) collected 2,734 times in one boot with
+	   640 KiB of room, 414 times with none, 61 times with this. Growth steps stay the device's. */
+	enum { HOST_MODULE_SLOTS = 32768, HOST_MODULE_CHUNKS = 1024 * 1024 };
 	xsCreation creation = {
 		.initialChunkSize = SEALDROP_CHUNK_INITIAL + HOST_MODULE_CHUNKS,
 		.incrementalChunkSize = SEALDROP_CHUNK_INCREMENTAL,
