@@ -5,15 +5,6 @@
 import fs from "node:fs";
 import { fail, SealdropError, type ErrorCode } from "sealdrop/image";
 import { formatHelp, parseArgs, type CommandSpec } from "./args.js";
-import { buildXs } from "./commands/build-xs.js";
-import { decrypt, dumpinfo, verify } from "./commands/inspect.js";
-import { getpriv, getpub, getpubhash, keygen } from "./commands/keys.js";
-import { rotate } from "./commands/rotate.js";
-import { seal } from "./commands/seal.js";
-import { serve } from "./commands/serve.js";
-import { create, sign, wrap } from "./commands/sign.js";
-import { sim } from "./commands/sim.js";
-import { smp } from "./commands/smp.js";
 
 export const EXIT = { OK: 0, CHECK_FAILED: 1, USAGE: 2, BAD_INPUT: 3, IO: 4, INTERNAL: 70 } as const;
 
@@ -31,10 +22,38 @@ const EXIT_CODES: Record<ErrorCode, number> = {
 	E_ENTROPY: EXIT.IO, E_KEY_STORE: EXIT.IO, E_ROTATION: EXIT.BAD_INPUT, E_REPLAY: EXIT.CHECK_FAILED,
 };
 
-const COMMANDS: CommandSpec[] = [keygen, getpub, getpubhash, getpriv, sign, create, wrap, seal, verify, dumpinfo, decrypt, sim, smp, serve, rotate, buildXs];
+/**
+ * Every command, in the order --help lists them, and the module it lives in: a run loads only the
+ * command it names. Loading them all cost ~100 ms of the CLI's ~190 ms start (54 modules), which
+ * every invocation paid, whatever it did.
+ */
+const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
+	keygen: async () => (await import("./commands/keys.js")).keygen,
+	getpub: async () => (await import("./commands/keys.js")).getpub,
+	getpubhash: async () => (await import("./commands/keys.js")).getpubhash,
+	getpriv: async () => (await import("./commands/keys.js")).getpriv,
+	sign: async () => (await import("./commands/sign.js")).sign,
+	create: async () => (await import("./commands/sign.js")).create,
+	wrap: async () => (await import("./commands/sign.js")).wrap,
+	seal: async () => (await import("./commands/seal.js")).seal,
+	verify: async () => (await import("./commands/inspect.js")).verify,
+	dumpinfo: async () => (await import("./commands/inspect.js")).dumpinfo,
+	decrypt: async () => (await import("./commands/inspect.js")).decrypt,
+	sim: async () => (await import("./commands/sim.js")).sim,
+	smp: async () => (await import("./commands/smp.js")).smp,
+	serve: async () => (await import("./commands/serve.js")).serve,
+	rotate: async () => (await import("./commands/rotate.js")).rotate,
+	"build-xs": async () => (await import("./commands/build-xs.js")).buildXs,
+};
 
-function usage(): string {
-	const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+/** The command `name` names, loaded, or undefined. */
+function loadCommand(name: string): Promise<CommandSpec> | undefined {
+	return Object.hasOwn(COMMANDS, name) ? COMMANDS[name]() : undefined;
+}
+
+async function usage(): Promise<string> {
+	const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+	const width = Math.max(...commands.map((c) => c.name.length)) + 2;
 	return [
 		"Usage: sealdrop COMMAND [options]",
 		"",
@@ -42,7 +61,7 @@ function usage(): string {
 		"imgtool-compatible: keygen, getpub, getpubhash, getpriv, sign (create), verify, dumpinfo take imgtool 2.4's options.",
 		"",
 		"Commands:",
-		...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary.split(/(?<=\.) /)[0]}`),
+		...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary.split(/(?<=\.) /)[0]}`),
 		"",
 		"Run `sealdrop COMMAND --help` for a command's options.",
 		"Exit codes: 0 ok, 1 the image does not check out, 2 bad usage, 3 bad input, 4 file error, 70 internal error.",
@@ -82,10 +101,10 @@ export function commandFirst(group: CommandSpec, rest: string[]): string[] {
 	return [rest[i], ...rest.slice(0, i), ...rest.slice(i + 1)];
 }
 
-/** The command `argv` names (a group's subcommand included) and its arguments, or undefined. */
-function resolve(argv: string[]): { command: CommandSpec; args: string[] } | undefined {
-	let command = COMMANDS.find((c) => c.name === argv[0]);
-	let args = argv.slice(1);
+/** The command `top` and its arguments `rest` name (a group's subcommand), or undefined. */
+function resolve(top: CommandSpec | undefined, rest: string[]): { command: CommandSpec; args: string[] } | undefined {
+	let command = top;
+	let args = rest;
 	while (command?.subcommands) {
 		args = commandFirst(command, args);
 		const sub: CommandSpec | undefined = command.subcommands.find((c) => c.name === args[0]);
@@ -97,8 +116,8 @@ function resolve(argv: string[]): { command: CommandSpec; args: string[] } | und
 }
 
 /** Whether the command asked for `-f json` (and has it): its failures then print JSON on stdout too. */
-function wantsJson(argv: string[]): boolean {
-	const found = resolve(argv);
+function wantsJson(top: CommandSpec | undefined, rest: string[]): boolean {
+	const found = resolve(top, rest);
 	if (!found || !found.command.options.some((o) => o.long === "format")) return false;
 	let json = false;
 	const { args } = found;
@@ -137,14 +156,15 @@ function runCommand(command: CommandSpec, rest: string[]): Promise<number> | num
 /** Runs the CLI; returns the exit code (never throws). */
 export async function main(argv: string[]): Promise<number> {
 	const [name, ...rest] = argv;
+	let command: CommandSpec | undefined;
 	try {
 		if (!name) {
-			process.stdout.write(usage());
+			process.stdout.write(await usage());
 			process.stderr.write("sealdrop: E_USAGE: no command given\n");
 			return EXIT.USAGE;
 		}
 		if (name === "-h" || name === "--help" || name === "help") {
-			process.stdout.write(usage());
+			process.stdout.write(await usage());
 			return EXIT.OK;
 		}
 		if (name === "version" || name === "--version") {
@@ -152,7 +172,7 @@ export async function main(argv: string[]): Promise<number> {
 			process.stdout.write(`${pkg.version}\n`);
 			return EXIT.OK;
 		}
-		const command = COMMANDS.find((c) => c.name === name);
+		command = await loadCommand(name);
 		if (!command) {
 			process.stderr.write(`sealdrop: E_USAGE: unknown command "${name}" (try sealdrop --help)\n`);
 			return EXIT.USAGE;
@@ -161,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
 	} catch (e) {
 		// `-f json`: the failure as JSON on stdout too, so a script reading stdout sees it
 		const json = (code: string, message: string) => {
-			if (wantsJson(argv)) process.stdout.write(JSON.stringify({ ok: false, code, message }) + "\n");
+			if (wantsJson(command, rest)) process.stdout.write(JSON.stringify({ ok: false, code, message }) + "\n");
 		};
 		if (e instanceof SealdropError) {
 			process.stderr.write(`sealdrop: ${e.code}: ${e.message}\n`);
