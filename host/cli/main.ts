@@ -46,13 +46,27 @@ const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
 	"build-xs": async () => (await import("./commands/build-xs.js")).buildXs,
 };
 
+const loaded = new Map<string, CommandSpec>();
+
 /** The command `name` names, loaded, or undefined. */
-function loadCommand(name: string): Promise<CommandSpec> | undefined {
-	return Object.hasOwn(COMMANDS, name) ? COMMANDS[name]() : undefined;
+async function loadCommand(name: string): Promise<CommandSpec | undefined> {
+	if (!Object.hasOwn(COMMANDS, name)) return undefined;
+	const command = await COMMANDS[name]();
+	loaded.set(name, command);
+	return command;
+}
+
+/**
+ * Loads every command. main() then starts any of them without waiting for its module, so a
+ * command runs synchronously up to its own first await, as when they were all imported up front
+ * (test/helpers/noble-cli.ts captures main()'s output for that part).
+ */
+export async function loadAllCommands(): Promise<CommandSpec[]> {
+	return Promise.all(Object.keys(COMMANDS).map(async (name) => (await loadCommand(name))!));
 }
 
 async function usage(): Promise<string> {
-	const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+	const commands = await loadAllCommands();
 	const width = Math.max(...commands.map((c) => c.name.length)) + 2;
 	return [
 		"Usage: sealdrop COMMAND [options]",
@@ -172,7 +186,7 @@ export async function main(argv: string[]): Promise<number> {
 			process.stdout.write(`${pkg.version}\n`);
 			return EXIT.OK;
 		}
-		command = await loadCommand(name);
+		command = loaded.get(name) ?? await loadCommand(name);
 		if (!command) {
 			process.stderr.write(`sealdrop: E_USAGE: unknown command "${name}" (try sealdrop --help)\n`);
 			return EXIT.USAGE;

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { main } from "../../host/cli/main.js";
+import { loadAllCommands, main } from "../../host/cli/main.js";
 import { repoRoot, vectorsDir, type VectorSidecar } from "./vectors.js";
 
 export { repoRoot, vectorsDir };
@@ -48,6 +48,7 @@ export async function runMain(args: string[]): Promise<CliResult> {
 		into.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk));
 		return true;
 	}) as typeof process.stdout.write;
+	await loadAllCommands(); // then main() runs the command without waiting for its module
 	process.stdout.write = capture(out);
 	process.stderr.write = capture(err);
 	let pending: Promise<number>;
