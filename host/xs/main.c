@@ -433,8 +433,8 @@ static void usage(FILE* stream)
 		"  --map FILE   module specifier map (default: modules.map beside the build folder)\n"
 		"  --state DIR  the device's own state folder (working directory: PSA key files); made 0700\n"
 		"  --version    print the XS version\n"
-		"Compiled modules are kept in module-cache beside this program, or in the absolute path\n"
-		"SEALDROP_XS_MODULE_CACHE names (\"off\": none).\n",
+		"The release build keeps the modules it compiles from its own tree in module-cache beside\n"
+		"it, or every module in the absolute path SEALDROP_XS_MODULE_CACHE names (\"off\": none).\n",
 		hostXsVersion());
 }
 

@@ -14,8 +14,9 @@
  * file and renamed into place, so concurrent runs never read half of one.
  *
  * The cache is the folder `module-cache` beside the binary (the build folder, the user's own, as
- * the .js files it stands for are); SEALDROP_XS_MODULE_CACHE names another folder (an absolute
- * path), or "off" turns it off. A cache that cannot be written only costs the time it would have saved. The debug
+ * the .js files it stands for are), for the modules of the tree the binary was built in;
+ * SEALDROP_XS_MODULE_CACHE names another folder (an absolute path) for every module, or "off"
+ * turns it off. A cache that cannot be written only costs the time it would have saved. The debug
  * builds do not cache: their modules also follow tsc's source maps, files this key does not cover.
  */
 #include "xsAll.h"
@@ -45,6 +46,10 @@ typedef struct {
 } CacheHeader;
 
 static char gFolder[PATH_MAX];
+/* The default cache keeps only the modules under this folder (the project or package the binary
+   was built in, three folders up from build/xs/<flavor>/): a scratch program elsewhere, such as a
+   test's in a temporary folder, would leave an entry behind at every run. Empty: every module. */
+static char gTree[PATH_MAX];
 static int gState = 0; /* 0 not looked up yet, 1 on, -1 off */
 static struct stat gHost;
 
@@ -76,6 +81,18 @@ static int cacheOn(void)
 		*slash = 0;
 		if (snprintf(gFolder, sizeof(gFolder), "%s/module-cache", exe) >= (int)sizeof(gFolder))
 			return 0;
+		for (int up = 0; up < 3; up++) {
+			slash = strrchr(exe, '/');
+			if (!slash || slash == exe)
+				return 0;
+			*slash = 0;
+		}
+		size_t length = strlen(exe);
+		if (length + 2 > sizeof(gTree))
+			return 0;
+		memcpy(gTree, exe, length);
+		gTree[length] = '/';
+		gTree[length + 1] = 0;
 	}
 	if (mkdir(gFolder, 0700) && errno != EEXIST)
 		return 0;
@@ -149,7 +166,7 @@ txScript* moduleCacheRead(const char* path, txUnsigned flags, ModuleCacheKey* ke
 	return NULL;
 #endif
 	/* the file as it is before anyone reads it: a change while it is parsed makes the entry a miss */
-	if (!cacheOn() || stat(path, &key->file) || entryPath(entry, sizeof(entry), path))
+	if (!cacheOn() || (gTree[0] && strncmp(path, gTree, strlen(gTree))) || stat(path, &key->file) || entryPath(entry, sizeof(entry), path))
 		return NULL;
 	key->valid = 1;
 	int fd = open(entry, O_RDONLY | O_CLOEXEC);

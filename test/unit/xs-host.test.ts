@@ -224,6 +224,16 @@ test("xs-host: compiled modules are kept between runs and used only while they m
 		assert.match(r.err, /SyntaxError|syntax/i);
 	}
 
+	// the default cache, beside the binary, keeps the modules of the tree it was built in only: a
+	// program in a scratch folder would leave an entry at every run
+	const scratchProgram = path.join(dir, "scratch-program.js");
+	fs.writeFileSync(scratchProgram, `console.log("scratch");\n`);
+	const byDefault = runFile(scratchProgram, { env: { SEALDROP_XS_MODULE_CACHE: "" } });
+	assert.equal(byDefault.out.trim(), "scratch", byDefault.err);
+	const defaultCache = path.join(root, "build", "xs", "release", "module-cache");
+	for (const name of fs.existsSync(defaultCache) ? fs.readdirSync(defaultCache) : [])
+		assert.ok(!fs.readFileSync(path.join(defaultCache, name)).includes(scratchProgram), `${name} keeps ${scratchProgram}`);
+
 	// "off", or a relative folder (the host works in its state folder), keeps nothing
 	say("gamma");
 	fs.rmSync(cache, { recursive: true });
