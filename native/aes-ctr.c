@@ -137,8 +137,7 @@ void xs_aesctr_process(xsMachine* the)
 	xsAesCtr ctr = xsmcGetHostDataValidate(xsThis, xs_aesctr_destructor);
 	if (!ctr->key)
 		sealdropThrowCode(the, "E_STATE", "AesCtr has no key");
-	if (xsmcArgc < 2) /* the method is this function itself (native/aes-ctr.js): no wrapper fills in arguments */
-		xsTypeError("AesCtr.process: input and output are required");
+	sealdropNeedArguments(the, 2, NULL, "AesCtr.process"); /* the method itself (native/aes-ctr.js) */
 	double position = xsmcArgc > 2 ? xsmcToNumber(xsArg(2)) : 0;
 	if (!(position >= 0) || position > 9007199254740991.0 || position != (double)(uint64_t)position)
 		xsRangeError("byteOffset must be a non-negative integer");

@@ -50,13 +50,13 @@ void xs_crc32(xsMachine* the)
 {
 	const uint8_t* data;
 	size_t size, offset, length;
-	if (xsmcArgc < 1) /* called as is, with no wrapper to fill in arguments (modules/base/crc32.ts) */
-		xsTypeError("crc32: no bytes");
-	sealdropGetBytes(the, &xsArg(0), &data, &size);
-	sealdropByteRange(the, 1, 2, size, &offset, &length);
+	sealdropNeedArguments(the, 1, NULL, "crc32"); /* called as is (modules/base/crc32.ts) */
+	/* before the bytes are taken: converting a value may run JavaScript, which may move them */
 	double start = xsmcArgc > 3 ? xsmcToNumber(xsArg(3)) : 0;
 	if (!(start >= 0 && start <= 4294967295.0) || start != (double)(uint32_t)start)
 		xsRangeError("crc32: the CRC to continue from is not an integer from 0 to 2^32-1");
+	sealdropGetBytes(the, &xsArg(0), &data, &size);
+	sealdropByteRange(the, 1, 2, size, &offset, &length);
 	uint32_t c = ~(uint32_t)start;
 	for (const uint8_t* p = data + offset; length--; p++)
 		c = table[(c ^ *p) & 0xFF] ^ (c >> 8);

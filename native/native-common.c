@@ -56,6 +56,15 @@ void sealdropThrowCode(xsMachine* the, const char* code, const char* format, ...
 	xsThrow(xsVar(0));
 }
 
+void sealdropNeedArguments(xsMachine* the, int count, const char* code, const char* what)
+{
+	if (xsmcArgc >= count)
+		return;
+	if (code)
+		sealdropThrowCode(the, code, "%s: %d arguments expected, %d given", what, count, (int)xsmcArgc);
+	xsTypeError("%s: %d arguments expected, %d given", what, count, (int)xsmcArgc);
+}
+
 /* What a PSA status means for the caller: the entropy source, the key store, or a key that does
    not fit (a tag mismatch is the expected refusal of another device's image). */
 static const char* psaCode(psa_status_t status)

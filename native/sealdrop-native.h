@@ -44,6 +44,11 @@ void sealdropPsaThrow(xsMachine* the, const char* what, psa_status_t status) XS_
 const char* sealdropPsaStatusName(psa_status_t status);
 
 
+/* For a native that is a method itself, with no JavaScript wrapper to fill in missing arguments:
+   throws unless it was given at least `count`, a TypeError, or an Error with `code` when one is
+   named. `what` names the function in the message. */
+void sealdropNeedArguments(xsMachine* the, int count, const char* code, const char* what);
+
 /* Readable bytes of an ArrayBuffer, typed array or DataView argument; throws TypeError otherwise.
    The pointer is valid until the next call that may allocate in the XS heap. */
 void sealdropGetBytes(xsMachine* the, xsSlot* slot, const uint8_t** data, size_t* size);

@@ -12,14 +12,6 @@
 #include "sealdrop-native.h"
 #include <string.h>
 
-/* The functions are called as they are, with no JavaScript wrapper to fill in arguments
-   (native/serial-framing.js): each checks it has all of them before reading any. */
-static void needArguments(xsMachine* the, int count)
-{
-	if (xsmcArgc < count)
-		sealdropThrowCode(the, "E_RANGE", "%d arguments expected, %d given", count, (int)xsmcArgc);
-}
-
 /* (buffer, offset, length) at argument `at`: the bytes, bounds-checked. */
 static const uint8_t* readRange(xsMachine* the, int at, size_t* length)
 {
@@ -69,7 +61,7 @@ static const uint16_t crcTable[256] = {
 /* crc16(buffer, offset, length, crc): CRC-16/XMODEM of the range, continuing from `crc`. */
 void xs_serialframing_crc16(xsMachine* the)
 {
-	needArguments(the, 4);
+	sealdropNeedArguments(the, 4, "E_RANGE", "crc16"); /* called as is (native/serial-framing.js) */
 	size_t length;
 	const uint8_t* bytes = readRange(the, 0, &length);
 	uint16_t crc = (uint16_t)xsmcToInteger(xsArg(3));
@@ -83,7 +75,7 @@ void xs_serialframing_crc16(xsMachine* the)
    Linux host, more than decoding the line the newline ends. */
 void xs_serialframing_find(xsMachine* the)
 {
-	needArguments(the, 4);
+	sealdropNeedArguments(the, 4, "E_RANGE", "find");
 	size_t length;
 	const uint8_t* bytes = readRange(the, 0, &length);
 	const uint8_t* found = memchr(bytes, (uint8_t)xsmcToInteger(xsArg(3)), length);
@@ -95,7 +87,7 @@ static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 /* base64Encode(bytes, offset, length, output, outputOffset): characters written, with padding. */
 void xs_serialframing_base64Encode(xsMachine* the)
 {
-	needArguments(the, 5);
+	sealdropNeedArguments(the, 5, "E_RANGE", "base64Encode");
 	size_t length, room;
 	const uint8_t* in = readRange(the, 0, &length);
 	uint8_t* out = writeRange(the, 3, &room);
@@ -120,7 +112,6 @@ void xs_serialframing_base64Encode(xsMachine* the)
 	xsmcSetInteger(xsResult, (xsIntegerValue)(o - out));
 }
 
-/* A base64 character's value, or -1. */
 /* Each character's 6-bit value, -1 outside the alphabet: a table (const: flash, not RAM on a
    board) because the decoder looks up every character of every line twice (to check, then to
    decode). */
@@ -143,11 +134,6 @@ static const int8_t values[256] = {
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 };
 
-static inline int value(uint8_t c)
-{
-	return values[c];
-}
-
 /*
  * base64Decode(text, offset, length, output, outputOffset): bytes written; -1 when the text is
  * not base64 (a character outside the alphabet, more than two `=`, `=` before the end, or a
@@ -156,7 +142,7 @@ static inline int value(uint8_t c)
  */
 void xs_serialframing_base64Decode(xsMachine* the)
 {
-	needArguments(the, 5);
+	sealdropNeedArguments(the, 5, "E_RANGE", "base64Decode");
 	size_t length, room;
 	const uint8_t* text = readRange(the, 0, &length);
 	uint8_t* out = writeRange(the, 3, &room);
@@ -182,13 +168,13 @@ void xs_serialframing_base64Decode(xsMachine* the)
 	size_t i = 0;
 	uint8_t* o = out;
 	for (; end - i >= 4; i += 4) {
-		uint32_t n = ((uint32_t)value(text[i]) << 18) | ((uint32_t)value(text[i + 1]) << 12) | ((uint32_t)value(text[i + 2]) << 6) | (uint32_t)value(text[i + 3]);
+		uint32_t n = ((uint32_t)values[text[i]] << 18) | ((uint32_t)values[text[i + 1]] << 12) | ((uint32_t)values[text[i + 2]] << 6) | (uint32_t)values[text[i + 3]];
 		*o++ = (uint8_t)(n >> 16);
 		*o++ = (uint8_t)(n >> 8);
 		*o++ = (uint8_t)n;
 	}
 	if (end - i >= 2) {
-		uint32_t n = ((uint32_t)value(text[i]) << 18) | ((uint32_t)value(text[i + 1]) << 12) | (end - i == 3 ? (uint32_t)value(text[i + 2]) << 6 : 0);
+		uint32_t n = ((uint32_t)values[text[i]] << 18) | ((uint32_t)values[text[i + 1]] << 12) | (end - i == 3 ? (uint32_t)values[text[i + 2]] << 6 : 0);
 		*o++ = (uint8_t)(n >> 16);
 		if (end - i == 3)
 			*o++ = (uint8_t)(n >> 8);

@@ -53,8 +53,7 @@ void xs_sha256_update(xsMachine* the)
 	xsSha256 sha = xsmcGetHostDataValidate(xsThis, xs_sha256_destructor);
 	const uint8_t* data;
 	size_t size, offset, length;
-	if (xsmcArgc < 1) /* the method is this function itself (native/sha256.js): no wrapper fills in arguments */
-		xsTypeError("sha256.update: no data");
+	sealdropNeedArguments(the, 1, NULL, "sha256.update"); /* the method itself (native/sha256.js) */
 	sealdropGetBytes(the, &xsArg(0), &data, &size);
 	sealdropByteRange(the, 1, 2, size, &offset, &length);
 	psa_status_t status = psa_hash_update(&sha->operation, data + offset, length);

@@ -92,7 +92,8 @@ async function runAll(steps) {
 // XS or CLI subprocesses, and the third fills the gaps (on 2 cores the Node step took 301 s
 // instead of 326 s, the same CPU time).
 const [major, minor] = process.versions.node.split(".").map(Number);
-const concurrency = major > 20 || (major === 20 && minor >= 10) ? [`--test-concurrency=${cores + 1}`] : []; // the flag is Node 20.10's
+const filesAtOnce = cores + 1;
+const concurrency = major > 20 || (major === 20 && minor >= 10) ? [`--test-concurrency=${filesAtOnce}`] : []; // the flag is Node 20.10's
 /** Where each Node test step writes its files' times (scripts/test-file-times.mjs) beside its spec output. */
 const timesDir = mkdtempSync(join(tmpdir(), "sealdrop-test-times-"));
 process.on("exit", () => rmSync(timesDir, { recursive: true, force: true }));
@@ -202,7 +203,7 @@ for (const [title, report] of timesFiles) {
 	const times = fileTimes(report);
 	if (!times.length) continue;
 	// files run side by side, so these overlap: they say where the time goes, not what it adds to
-	console.error(`\nslowest files of "${title}" (wall s of their tests, ${concurrency.length ? cores + 1 : "several"} files at a time):`);
+	console.error(`\nslowest files of "${title}" (wall s of their tests, ${concurrency.length ? filesAtOnce : "several"} files at a time):`);
 	for (const t of times.slice(0, 12)) console.error(`${t.seconds.toFixed(1).padStart(7)}  ${t.file}`);
 }
 const cpu = steps.reduce((n, s) => n + results.get(s.title).cpu, 0);

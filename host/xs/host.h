@@ -19,6 +19,7 @@ const char* hostXsVersion(void);
 void hostInitialize(void);
 void hostTerminate(void);
 int hostLoadModuleMap(const char* file);
+int hostExecutablePath(char* out, size_t size); /* this program's file (-1 when unknown): the build folder is beside it */
 void hostMemory(xsMachine* the, HostMemory* memory);
 void hostResetPeaks(xsMachine* the);
 int hostLimitStack(xsMachine* the, int deviceSlots); /* -1 when the machine's stack is too small */

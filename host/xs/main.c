@@ -480,9 +480,7 @@ int main(int argc, char* argv[])
 
 	char defaultMap[PATH_MAX];
 	if (!mapFile) {
-		ssize_t n = readlink("/proc/self/exe", defaultMap, sizeof(defaultMap) - 32);
-		if (n > 0) {
-			defaultMap[n] = 0;
+		if (!hostExecutablePath(defaultMap, sizeof(defaultMap) - 32)) {
 			char* slash = strrchr(defaultMap, '/');
 			if (slash) {
 				*slash = 0;

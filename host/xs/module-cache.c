@@ -20,6 +20,7 @@
  * builds do not cache: their modules also follow tsc's source maps, files this key does not cover.
  */
 #include "xsAll.h"
+#include "host.h"
 #include "module-cache.h"
 
 #include <errno.h>
@@ -60,11 +61,7 @@ static int cacheOn(void)
 	gState = -1;
 	const char* folder = getenv("SEALDROP_XS_MODULE_CACHE");
 	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return 0;
-	exe[n] = 0;
-	if (stat(exe, &gHost))
+	if (hostExecutablePath(exe, sizeof(exe)) || stat(exe, &gHost))
 		return 0;
 	if (folder && !strcmp(folder, "off"))
 		return 0;

@@ -10,6 +10,7 @@
 #include "module-cache.h"
 
 #include <limits.h>
+#include <unistd.h>
 
 /* Module map: "specifier<TAB>absolute path" per line, written by scripts/xs-module-map.mjs. */
 typedef struct {
@@ -394,6 +395,15 @@ void hostResetPeaks(txMachine* the)
 	the->peakChunksSize = the->currentChunksSize;
 	the->peakHeapCount = the->currentHeapCount;
 	paintStack(the);
+}
+
+int hostExecutablePath(char* out, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", out, size - 1);
+	if (n <= 0 || (size_t)n >= size - 1)
+		return -1;
+	out[n] = 0;
+	return 0;
 }
 
 const char* hostXsVersion(void)

@@ -202,9 +202,10 @@ export class DeviceSmp {
 				}
 				// an ArrayBuffer: read() as asked, or read(buffer) on a platform without it (the buffer
 				// taken for a count: nothing read, so ask again without it)
-				if (readsInto) readsInto = false;
-				else if (!got.byteLength) return; // (a platform that answers nothing with an empty buffer)
+				const asked = !readsInto;
+				readsInto = false;
 				if (got.byteLength) decoder.decode(new Uint8Array(got), 0, got.byteLength, serve);
+				else if (asked) return; // nothing waits (a platform that answers so with an empty buffer)
 			}
 		});
 		return uart;

@@ -172,7 +172,7 @@ export class UpdateAgent {
 		const s = this.#session;
 		if (s) {
 			return {
-				state: s.phase === DONE ? "verifying" : "receiving", image: s.options.image, size: s.options.size,
+				state: this.receiving ? "receiving" : "verifying", image: s.options.image, size: s.options.size,
 				received: s.received, nextOffset: s.next, ...(s.header ? { version: formatVersion(s.header.version) } : {}),
 			};
 		}

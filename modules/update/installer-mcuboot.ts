@@ -16,7 +16,7 @@ import { maxImageSize, readSlotTrailer, setConfirmed, setPending, trailerFirstBl
 import type { Incoming, Installer, InstallerContext, Payload, Target, VerifiedInstall } from "./installer.js";
 import { NestedPayload } from "./payload-nested.js";
 import { StoredPayload } from "./payload-stored.js";
-import { readSlotImage, startsWithImageMagic, verifySlot, type SlotImage } from "./slot-image.js";
+import { readSlotAreas, readSlotImage, startsWithImageMagic, verifySlot, type SlotImage } from "./slot-image.js";
 
 export class McubootInstaller implements Installer {
 	readonly #ctx: InstallerContext;
@@ -78,9 +78,9 @@ export class McubootInstaller implements Installer {
 	}
 
 	onTrial(image: number): boolean {
-		// running()'s answer, cheapest test first: every begin() asks, and reading the image's strings
-		// is most of what running() costs
-		return this.#withSlot("primary", image, (flash) => startsWithImageMagic(flash) && this.#trialTrailer(flash) && readSlotImage(flash) !== undefined);
+		// running()'s answer, cheapest test first and without the image's strings (most of what
+		// running() costs): every begin() asks
+		return this.#withSlot("primary", image, (flash) => startsWithImageMagic(flash) && this.#trialTrailer(flash) && readSlotAreas(flash) !== undefined);
 	}
 
 	runningRelease(image: number): ImageHeader | undefined {

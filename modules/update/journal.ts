@@ -89,11 +89,15 @@ function decodeSession(p: Uint8Array): SessionRecord | undefined {
 	return { image: p[1], pending: PENDING_MODES[p[2]], size: u32(p, 3), sessionId, headerArea, tlvArea: p.slice(at + 2) };
 }
 
-function encodeBlock(block: number, checkpoint: Uint8Array): Uint8Array {
-	const payload = new Uint8Array(4 + CHAIN_BYTES);
+/** A BLOCK record's payload: the block number, then its checkpoint. */
+function putBlock(payload: Uint8Array, block: number, checkpoint: Uint8Array): Uint8Array {
 	putU32(payload, 0, block);
 	payload.set(checkpoint, 4);
 	return payload;
+}
+
+function encodeBlock(block: number, checkpoint: Uint8Array): Uint8Array {
+	return putBlock(new Uint8Array(4 + CHAIN_BYTES), block, checkpoint);
 }
 
 function encodeDone(outcome: Outcome, imageHash: Uint8Array): Uint8Array {
@@ -162,10 +166,7 @@ export class Journal {
 	 */
 	recordBlock(block: number, checkpoint: Uint8Array): void {
 		if (checkpoint.length !== CHAIN_BYTES) fail("E_USAGE", `a checkpoint is ${CHAIN_BYTES} bytes`);
-		const payload = this.#blockPayload;
-		putU32(payload, 0, block);
-		payload.set(checkpoint, 4);
-		this.#log.append(BLOCK, payload);
+		this.#log.append(BLOCK, putBlock(this.#blockPayload, block, checkpoint));
 		// the chain makes the newest checkpoint vouch for every block before it: keep only that one
 		this.#newestCheckpoint.set(checkpoint);
 		this.#newestBlock = block;
@@ -199,9 +200,7 @@ export class Journal {
 		keep(SESSION, this.#sessionPayload ?? encodeSession(state.session));
 		if (this.#newestBlock >= 0) {
 			// the chain makes the newest checkpoint vouch for every block before it
-			putU32(this.#movedBlockPayload, 0, this.#newestBlock);
-			this.#movedBlockPayload.set(this.#newestCheckpoint, 4);
-			keep(BLOCK, this.#movedBlockPayload);
+			keep(BLOCK, putBlock(this.#movedBlockPayload, this.#newestBlock, this.#newestCheckpoint));
 		} else {
 			for (const [block, checkpoint] of state.blocks) keep(BLOCK, encodeBlock(block, checkpoint));
 		}

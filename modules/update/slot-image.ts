@@ -93,7 +93,7 @@ export function startsWithImageMagic(flash: Flash): boolean {
  * The header and TLV areas of the image at the start of `flash` with its hash TLV's value, or
  * undefined when the slot holds none that parses.
  */
-function readSlotAreas(flash: Flash): { layout: ImageLayout; hash: Uint8Array } | undefined {
+export function readSlotAreas(flash: Flash): { layout: ImageLayout; hash: Uint8Array } | undefined {
 	const head = new Uint8Array(IMAGE_HEADER_SIZE);
 	flash.read(head, 0);
 	if (u32(head, 0) !== IMAGE_MAGIC) return undefined;

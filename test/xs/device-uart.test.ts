@@ -6,10 +6,10 @@
  * than undefined. Each way, echo requests split across reads are answered, each once and in order,
  * and the loop ends when nothing waits.
  */
+import { concatBytes } from "sealdrop/image";
 import { parseBoardConfig, UpdateAgent } from "sealdrop/update";
 import { DeviceSmp, type UartPort } from "../../modules/app/app.js";
-import { decodeCbor } from "../../modules/transport/smp/cbor.js";
-import { encodeCbor } from "../../modules/transport/smp/cbor.js";
+import { decodeCbor, encodeCbor } from "../../modules/transport/smp/cbor.js";
 import { encodeSmpPacket } from "../../modules/transport/smp/header.js";
 import { encodeSerialFrame, SerialFrameDecoder } from "../../modules/transport/smp/serial-framing.js";
 import { equal, test } from "../harness.js";
@@ -50,14 +50,7 @@ class FakeUart implements UartPort {
 }
 
 function echoFrames(texts: string[]): Uint8Array {
-	const frames = texts.map((d, i) => encodeSerialFrame(encodeSmpPacket({ op: 2, version: 1, flags: 0, group: 0, sequence: i, command: 0 }, encodeCbor({ d }))));
-	const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-	let at = 0;
-	for (const f of frames) {
-		all.set(f, at);
-		at += f.length;
-	}
-	return all;
+	return concatBytes(texts.map((d, i) => encodeSerialFrame(encodeSmpPacket({ op: 2, version: 1, flags: 0, group: 0, sequence: i, command: 0 }, encodeCbor({ d })))));
 }
 
 function answers(uart: FakeUart): string[] {

@@ -303,14 +303,11 @@ class Writer {
 	 * on XS).
 	 */
 	key(key: string): void {
-		let encoded = encodedKeys.get(key);
-		if (!encoded) {
-			const w = new Writer();
-			w.text(key);
-			encoded = w.result();
-			if (encodedKeys.size < MAX_ENCODED_KEYS) encodedKeys.set(key, encoded);
-		}
-		this.bytes(encoded);
+		const encoded = encodedKeys.get(key);
+		if (encoded) return this.bytes(encoded);
+		const start = this.length;
+		this.text(key);
+		if (encodedKeys.size < MAX_ENCODED_KEYS) encodedKeys.set(key, this.#bytes.slice(start, this.length));
 	}
 
 	result(): Uint8Array {

@@ -179,7 +179,7 @@ export class ImageGroup implements SmpGroup {
 		if (partition === undefined) imageFail(ImgRc.INVALID_SLOT, `image 0 has no slot ${slot}`);
 		const held = this.#agent.slots().find((s) => s.image === 0 && s.slot === slot);
 		if (held && (held.active || held.pending || held.confirmed)) imageFail(ImgRc.NO_FREE_SLOT, `slot ${slot} is in use (${held.active ? "active" : held.pending ? "pending" : "confirmed"})`);
-		if (this.#agent.status().state === "receiving") this.#agent.abort();
+		if (this.#agent.receiving) this.#agent.abort();
 		this.#upload = undefined;
 		const flash = Flash.open({ path: partition });
 		try {
