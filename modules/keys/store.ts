@@ -76,6 +76,13 @@ export class KeyStore {
 	readonly #log: RecordLog;
 	#lock: Lock | undefined;
 	#rotation: Rotation | undefined;
+	/**
+	 * The LOCK and ROTATION records as written, kept for the moves of the log to a fresh block:
+	 * where the log shares a partition with an install's journal (STM32F4DISCOVERY), a move comes
+	 * every hundred or so of its records, and encoding them again each time was garbage.
+	 */
+	#lockPayload: Uint8Array | undefined;
+	#rotationPayload: Uint8Array | undefined;
 
 	constructor(partition: string) {
 		this.#log = new RecordLog(partition, { types: [LOCK, ROTATION, USED], snapshot: (keep) => this.#snapshot(keep) });
@@ -89,6 +96,8 @@ export class KeyStore {
 			} else if (r.type === ROTATION) this.#rotation = decodeRotation(r.payload) ?? this.#rotation;
 			else if (r.type === USED && this.#rotation && r.payload.length <= 64) this.#rotation.used = r.payload.slice();
 		}
+		this.#lockPayload = this.#lock && encodeLock(this.#lock);
+		this.#rotationPayload = this.#rotation && encodeRotation(this.#rotation);
 	}
 
 	/** The device key's lock, once provisioned. */
@@ -106,12 +115,16 @@ export class KeyStore {
 		const payload = encodeLock(lock);
 		this.#log.append(LOCK, payload);
 		this.#lock = lock;
+		this.#lockPayload = payload;
 		this.#rotation = undefined;
+		this.#rotationPayload = undefined;
 	}
 
 	writeRotation(rotation: Rotation): void {
-		this.#log.append(ROTATION, encodeRotation(rotation));
+		const payload = encodeRotation(rotation);
+		this.#log.append(ROTATION, payload);
 		this.#rotation = { ...rotation };
+		this.#rotationPayload = payload;
 		delete this.#rotation.used;
 	}
 
@@ -126,10 +139,10 @@ export class KeyStore {
 
 	/** The live records, the one being appended excluded (it supersedes what it replaces). */
 	#snapshot(keep: (type: number, payload: Uint8Array) => void): void {
-		if (this.#lock) keep(LOCK, encodeLock(this.#lock));
-		if (this.#rotation) {
-			keep(ROTATION, encodeRotation(this.#rotation));
-			if (this.#rotation.used) keep(USED, this.#rotation.used);
+		if (this.#lockPayload) keep(LOCK, this.#lockPayload);
+		if (this.#rotationPayload) {
+			keep(ROTATION, this.#rotationPayload);
+			if (this.#rotation!.used) keep(USED, this.#rotation!.used);
 		}
 	}
 }

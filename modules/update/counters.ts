@@ -12,10 +12,23 @@ const COUNTER = 0x10;
 export class SecurityCounters {
 	readonly #log: RecordLog;
 	readonly #values = new Map<number, number>();
+	/**
+	 * A move of the log to a fresh block (which another owner's append may make, every hundred or
+	 * so records of an install's journal where they share a partition) writes each counter again:
+	 * encoded here, through a callback made once (keep() copies the record at once), so a move
+	 * allocates nothing.
+	 */
+	readonly #moved = new Uint8Array(5);
+	#keep: ((type: number, payload: Uint8Array) => void) | undefined;
+	readonly #keepCounter = (value: number, image: number): void => {
+		this.#keep!(COUNTER, encodeInto(this.#moved, image, value));
+	};
 
 	constructor(partition: string) {
 		this.#log = new RecordLog(partition, { types: [COUNTER], snapshot: (keep) => {
-			for (const [i, v] of this.#values) keep(COUNTER, encode(i, v));
+			this.#keep = keep;
+			this.#values.forEach(this.#keepCounter);
+			this.#keep = undefined;
 		} });
 		for (const r of this.#log.takeRecords()) {
 			if (r.type !== COUNTER || r.payload.length !== 5) continue;
@@ -32,7 +45,8 @@ export class SecurityCounters {
 	/** Raises the counter of `image` to `value`; a lower or equal value changes nothing. */
 	raise(image: number, value: number): void {
 		if (value <= this.get(image)) return;
-		this.#log.append(COUNTER, encode(image, value));
+		// a buffer of its own, not #moved: this append may move the log, which writes #moved
+		this.#log.append(COUNTER, encodeInto(new Uint8Array(5), image, value));
 		this.#values.set(image, value);
 	}
 
@@ -41,8 +55,8 @@ export class SecurityCounters {
 	}
 }
 
-function encode(image: number, value: number): Uint8Array {
-	const payload = new Uint8Array(5);
+/** A COUNTER record's payload: the image number, then the counter (u32, little-endian). */
+function encodeInto(payload: Uint8Array, image: number, value: number): Uint8Array {
 	payload[0] = image;
 	putU32(payload, 1, value);
 	return payload;
