@@ -36,6 +36,13 @@ const CODES = new Uint8Array(64).map((_, i) => ALPHABET.charCodeAt(i));
 const VALUES = new Int16Array(256).fill(-1);
 for (let i = 0; i < 64; i++) VALUES[CODES[i]] = i;
 const PAD = 0x3d;
+/** CRC-16/XMODEM a byte at a time: the polynomial's bit loop run once on each byte value. */
+const CRC16_TABLE = new Uint16Array(256);
+for (let n = 0; n < 256; n++) {
+	let crc = n << 8;
+	for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+	CRC16_TABLE[n] = crc;
+}
 
 /** The codec in JavaScript: what runs where the native module does not (Node). */
 export const jsFraming: FramingCodec = {
@@ -45,10 +52,7 @@ export const jsFraming: FramingCodec = {
 	},
 	/** CRC-16/XMODEM: poly 0x1021, init 0, no reflection, no final XOR; crc("123456789") = 0x31c3. */
 	crc16(bytes, offset, length, crc) {
-		for (let i = offset; i < offset + length; i++) {
-			crc ^= bytes[i] << 8;
-			for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-		}
+		for (let i = offset, end = offset + length; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ bytes[i]];
 		return crc;
 	},
 	base64Encode(bytes, offset, length, output, outputOffset) {
