@@ -149,7 +149,9 @@ void xs_flash_close(xsMachine* the)
 	xs_flash_destructor(flash);
 }
 
-/* read(byteLength, byteOffset) → ArrayBuffer; read(buffer, byteOffset) → bytes read (its length) */
+/* read(byteLength, byteOffset) → ArrayBuffer; read(buffer, byteOffset) → bytes read (its length);
+   read(buffer, byteOffset, bufferOffset, length) → `length` bytes into buffer from bufferOffset
+   (as write takes them: where a subarray view would cost an allocation) */
 void xs_flash_read(xsMachine* the)
 {
 	xsFlash flash = getFlash(the);
@@ -166,8 +168,11 @@ void xs_flash_read(xsMachine* the)
 	else {
 		xsUnsignedValue size;
 		getBuffer(the, 0, 1, &data, &size, "read");
-		length = (uint32_t)size;
-		if (size != length)
+		size_t from, count;
+		sealdropByteRange(the, 2, 3, size, &from, &count);
+		data = (uint8_t*)data + from;
+		length = (uint32_t)count;
+		if (count != length)
 			xsRangeError("flash.read: buffer too large");
 		checkRange(the, flash, offset, length, "read");
 		xsmcSetInteger(xsResult, (xsIntegerValue)length);

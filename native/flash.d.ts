@@ -55,8 +55,11 @@ declare module "sealdrop/native/flash" {
 		format: "buffer";
 		/** `byteLength` bytes from `byteOffset`, in a new ArrayBuffer. */
 		read(byteLength: number, byteOffset: number): ArrayBuffer;
-		/** Fills `buffer` from `byteOffset` without allocating; returns the number of bytes read (its length). */
-		read(buffer: FlashBuffer, byteOffset: number): number;
+		/**
+		 * Fills `buffer` from `byteOffset` without allocating (`length` bytes of it from `bufferOffset`
+		 * when given, as write() takes them); returns the number of bytes read.
+		 */
+		read(buffer: FlashBuffer, byteOffset: number, bufferOffset?: number, length?: number): number;
 		/**
 		 * Programs `buffer` at `byteOffset` (`length` bytes of it from `bufferOffset` when given,
 		 * where a subarray view would cost an allocation: an extension of ECMA-419's write); both

@@ -56,9 +56,9 @@ export default class Flash {
 	}
 
 	read(byteLength: number, byteOffset: number): ArrayBuffer;
-	read(buffer: FlashBuffer, byteOffset: number): number;
-	read(what: number | FlashBuffer, byteOffset: number): ArrayBuffer | number {
-		return typeof what === "number" ? this.#flash.read(what, byteOffset) : this.#flash.read(what, byteOffset);
+	read(buffer: FlashBuffer, byteOffset: number, bufferOffset?: number, length?: number): number;
+	read(what: number | FlashBuffer, byteOffset: number, bufferOffset?: number, length?: number): ArrayBuffer | number {
+		return typeof what === "number" ? this.#flash.read(what, byteOffset) : this.#flash.read(what, byteOffset, bufferOffset, length);
 	}
 
 	write(buffer: FlashBuffer, byteOffset: number, bufferOffset = 0, length = buffer.byteLength - bufferOffset): void {

@@ -167,6 +167,10 @@ class LogBlocks {
 		this.#align = status.writeAlign;
 		this.#erased = status.eraseValue;
 		this.#small = new Uint8Array(this.#recordSize(SMALL_PAYLOAD));
+		if (WINDOW % this.#align) {
+			this.#flash.close();
+			fail("E_FLASH", `partition "${partition}" writes in units of ${this.#align} bytes, which do not divide the log's ${WINDOW}-byte window`);
+		}
 		if (status.blocks < 2) {
 			this.#flash.close();
 			fail("E_FLASH", `partition "${partition}" needs at least two erase blocks for a power-safe log`);
@@ -247,15 +251,38 @@ class LogBlocks {
 	}
 
 	/**
-	 * A move's records of types no open owner claims, copied from `previous` as they are. A method
-	 * of its own: XS gives a function's variables that an inner function captures a slot each on
-	 * every call, whether or not the inner function is made, so this closure in rotate() was 32
-	 * bytes of garbage at every move.
+	 * A move's records of types no open owner claims, copied from `previous` byte for byte (a
+	 * record holds no address: its CRC covers its header and payload) through #window. Where the
+	 * log shares a partition, the owners that are not open during an install (the device key's
+	 * lock on STM32F4DISCOVERY) are carried at every move of the install's journal: nothing here
+	 * allocates. (Not a closure in rotate(): XS gives a function's variables that an inner
+	 * function captures a slot each on every call, whether or not the inner function is made.)
 	 */
 	#keepUnclaimed(previous: number): void {
-		this.#scan(previous, (type, offset, length) => {
-			if (!this.#claimed(type)) this.#keep(type, this.#payload(previous, offset, length));
-		});
+		this.#copyFrom = previous;
+		this.#scan(previous, this.#copyUnclaimed);
+	}
+
+	/** The block #copyUnclaimed copies from. */
+	#copyFrom = 0;
+	/** #keepUnclaimed's visitor, made once. */
+	readonly #copyUnclaimed = (type: number, at: number, length: number): void => {
+		if (this.#claimed(type)) return;
+		const size = this.#recordSize(length);
+		this.#roomForMove(this.#moveAt, size);
+		const from = this.#copyFrom * this.#blockLength + at, to = this.#moveBlock * this.#blockLength + this.#moveAt;
+		for (let done = 0; done < size; done += WINDOW) {
+			const piece = Math.min(WINDOW, size - done); // sizes and WINDOW are multiples of the write alignment
+			this.#flash.read(this.#window, from + done, 0, piece);
+			this.#flash.write(this.#window, to + done, 0, piece);
+		}
+		this.#typesMoved[type] = 1;
+		this.#moveAt += size;
+	};
+
+	/** Refuses a move whose live records no longer fit one erase block: `size` bytes at `at`. */
+	#roomForMove(at: number, size: number): void {
+		if (at + size > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
 	}
 
 	/** Whether an open owner claims records of `type`. */
@@ -266,7 +293,7 @@ class LogBlocks {
 
 	/** Writes a live record at `at` of the block a move fills; returns where the next one goes. */
 	#put(block: number, at: number, type: number, payload: Uint8Array): number {
-		if (at + this.#recordSize(payload.length) > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
+		this.#roomForMove(at, this.#recordSize(payload.length));
 		this.#writeIn(block, at, type, payload);
 		this.#typesMoved[type] = 1;
 		return at + this.#recordSize(payload.length);
@@ -298,8 +325,9 @@ class LogBlocks {
 		this.#flash.write(this.#encode(type, payload, size), block * this.#blockLength + offset, 0, size);
 	}
 
-	#readAt(block: number, offset: number, into: Uint8Array): void {
-		this.#flash.read(into, block * this.#blockLength + offset);
+	/** Reads into `into` (`length` bytes of it from `from`, all of it by default). */
+	#readAt(block: number, offset: number, into: Uint8Array, from = 0, length = into.length - from): void {
+		this.#flash.read(into, block * this.#blockLength + offset, from, length);
 	}
 
 	#payload(block: number, at: number, length: number): Uint8Array {
@@ -308,40 +336,46 @@ class LogBlocks {
 		return payload;
 	}
 
+	/** The type and payload length of the record #parse found last. */
+	#parsedType = 0;
+	#parsedLength = 0;
+
 	/**
-	 * A valid record at `at` of `block`: its type, payload length and size; else undefined. The
-	 * CRC is computed a window at a time, so a torn length field cannot make the log allocate.
+	 * Whether a valid record is at `at` of `block` (its type and payload length then in #parsedType
+	 * and #parsedLength). The CRC is computed a window at a time, so a torn length field cannot
+	 * make the log allocate; and nothing else does (a scan visits every record of a block).
 	 */
-	#parse(block: number, at: number): { type: number; length: number; size: number } | undefined {
-		if (at + HEADER + CRC > this.#blockLength) return undefined;
-		const head = this.#window.subarray(0, HEADER);
-		this.#readAt(block, at, head);
-		if (u16(head, 0) !== MAGIC || head[3] !== (~head[2] & 0xff)) return undefined;
-		const type = head[2];
-		const length = u16(head, 4);
-		if (at + HEADER + length + CRC > this.#blockLength) return undefined;
-		let crc = crc32(head);
+	#parse(block: number, at: number): boolean {
+		if (at + HEADER + CRC > this.#blockLength) return false;
+		const window = this.#window;
+		this.#readAt(block, at, window, 0, HEADER);
+		if (u16(window, 0) !== MAGIC || window[3] !== (~window[2] & 0xff)) return false;
+		const type = window[2];
+		const length = u16(window, 4);
+		if (at + HEADER + length + CRC > this.#blockLength) return false;
+		let crc = crc32(window, 0, 0, HEADER);
 		for (let done = 0; done < length;) {
-			const piece = this.#window.subarray(0, Math.min(WINDOW, length - done));
-			this.#readAt(block, at + HEADER + done, piece);
-			crc = crc32(piece, crc);
-			done += piece.length;
+			const piece = Math.min(WINDOW, length - done);
+			this.#readAt(block, at + HEADER + done, window, 0, piece);
+			crc = crc32(window, crc, 0, piece);
+			done += piece;
 		}
-		const stored = this.#window.subarray(0, CRC);
-		this.#readAt(block, at + HEADER + length, stored);
-		if (u32(stored, 0) !== crc) return undefined;
-		return { type, length, size: this.#recordSize(length) };
+		this.#readAt(block, at + HEADER + length, window, 0, CRC);
+		if (u32(window, 0) !== crc) return false;
+		this.#parsedType = type;
+		this.#parsedLength = length;
+		return true;
 	}
 
 	/** How many erased bytes follow `at` in `block` (up to the block's end). */
 	#erasedRun(block: number, at: number): number {
+		const window = this.#window;
 		let run = 0;
 		while (at + run < this.#blockLength) {
-			const piece = this.#window.subarray(0, Math.min(WINDOW, this.#blockLength - at - run));
-			this.#readAt(block, at + run, piece);
-			const firstWritten = piece.findIndex((b) => b !== this.#erased);
-			if (firstWritten >= 0) return run + firstWritten;
-			run += piece.length;
+			const piece = Math.min(WINDOW, this.#blockLength - at - run);
+			this.#readAt(block, at + run, window, 0, piece);
+			for (let i = 0; i < piece; i++) if (window[i] !== this.#erased) return run + i;
+			run += piece;
 		}
 		return run;
 	}
@@ -354,10 +388,10 @@ class LogBlocks {
 		let at = this.#recordSize(4);
 		let end = at;
 		while (at < this.#blockLength) {
-			const record = this.#parse(block, at);
-			if (record) {
-				visit?.(record.type, at, record.length);
-				at += record.size;
+			if (this.#parse(block, at)) {
+				const length = this.#parsedLength;
+				visit?.(this.#parsedType, at, length);
+				at += this.#recordSize(length);
 				end = at;
 				continue;
 			}
@@ -376,8 +410,7 @@ class LogBlocks {
 
 	#findActive(): void {
 		for (let i = 0; i < this.#blocks; i++) {
-			const header = this.#parse(i, 0);
-			if (!header || header.type !== BLOCK_HEADER_TYPE || header.length !== 4) continue;
+			if (!this.#parse(i, 0) || this.#parsedType !== BLOCK_HEADER_TYPE || this.#parsedLength !== 4) continue;
 			const generation = u32(this.#payload(i, 0, 4), 0);
 			if (this.#active < 0 || generation > this.#generation) {
 				this.#active = i;

@@ -239,6 +239,30 @@ test("flash: read into a caller's buffer, views included", () => {
 	});
 });
 
+test("flash: read(buffer, byteOffset, bufferOffset, length) fills that range of the buffer, and no other byte", () => {
+	withFlash("scratch", (flash) => {
+		flash.eraseBlock(0);
+		const data = Uint8Array.from({ length: 32 }, (_, i) => i);
+		flash.write(data, 0);
+		const into = new Uint8Array(16).fill(0xee);
+		equal(flash.read(into, 3, 5, 6), 6, "the bytes read");
+		bytesEqual(into, new Uint8Array([...filled(5, 0xee), ...data.subarray(3, 9), ...filled(5, 0xee)]));
+		equal(flash.read(into, 20, 12), 4, "bufferOffset alone: to the end of the buffer");
+		bytesEqual(into.subarray(12), data.subarray(20, 24));
+		const backing = new Uint8Array(12).fill(0xee);
+		equal(flash.read(backing.subarray(4), 0, 2, 3), 3, "a range of a view is taken from the view's start");
+		bytesEqual(backing, new Uint8Array([...filled(6, 0xee), ...data.subarray(0, 3), ...filled(3, 0xee)]));
+		equal(flash.read(into, 0, 16, 0), 0, "an empty range at the end");
+		into.fill(0xee);
+		throws(() => flash.read(into, 0, 10, 7), { type: RangeError }, "a range past the buffer's end");
+		throws(() => flash.read(into, 0, 17), { type: RangeError }, "bufferOffset past the end");
+		throws(() => flash.read(into, flash.status().size - 2, 0, 4), { type: RangeError }, "a range past the partition's end");
+		throws(() => flash.read(into, 0, "1" as never, 2), { type: TypeError });
+		bytesEqual(into, filled(16, 0xee), "refused reads filled nothing");
+		flash.eraseBlock(0);
+	});
+});
+
 test("flash: wrong argument types are TypeErrors, bad numbers RangeErrors", () => {
 	withFlash("scratch", (flash) => {
 		const anyFlash = flash as unknown as Record<string, (...args: unknown[]) => unknown>;
