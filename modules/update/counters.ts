@@ -27,8 +27,11 @@ export class SecurityCounters {
 	constructor(partition: string) {
 		this.#log = new RecordLog(partition, { types: [COUNTER], snapshot: (keep) => {
 			this.#keep = keep;
-			this.#values.forEach(this.#keepCounter);
-			this.#keep = undefined;
+			try {
+				this.#values.forEach(this.#keepCounter);
+			} finally {
+				this.#keep = undefined;
+			}
 		} });
 		for (const r of this.#log.takeRecords()) {
 			if (r.type !== COUNTER || r.payload.length !== 5) continue;
