@@ -141,12 +141,12 @@ class LogBlocks {
 	/** A block header's payload (its generation), and the record types a move wrote (a flag per type): kept for each move. */
 	readonly #header = new Uint8Array(4);
 	readonly #typesMoved = new Uint8Array(256);
-	/** Where a move writes its next live record (#keep's state), and the block it fills. */
+	/** Where a move writes its next live record (#moveRoom's state), and the block it fills. */
 	#moveAt = 0;
 	#moveBlock = 0;
 	/** Writes one live record of a move: the `keep` owners' snapshots are given, bound once. */
 	readonly #keep = (type: number, payload: Uint8Array): void => {
-		this.#moveAt = this.#put(this.#moveBlock, this.#moveAt, type, payload);
+		this.#writeIn(this.#moveBlock, this.#moveRoom(type, this.#recordSize(payload.length)), type, payload);
 	};
 	#active = -1;       // index of the active block, -1 when the log is empty
 	#generation = 0;
@@ -269,34 +269,30 @@ class LogBlocks {
 	readonly #copyUnclaimed = (type: number, at: number, length: number): void => {
 		if (this.#claimed(type)) return;
 		const size = this.#recordSize(length);
-		this.#roomForMove(this.#moveAt, size);
-		const from = this.#copyFrom * this.#blockLength + at, to = this.#moveBlock * this.#blockLength + this.#moveAt;
+		const from = this.#copyFrom * this.#blockLength + at, to = this.#moveBlock * this.#blockLength + this.#moveRoom(type, size);
 		for (let done = 0; done < size; done += WINDOW) {
 			const piece = Math.min(WINDOW, size - done); // sizes and WINDOW are multiples of the write alignment
 			this.#flash.read(this.#window, from + done, 0, piece);
 			this.#flash.write(this.#window, to + done, 0, piece);
 		}
-		this.#typesMoved[type] = 1;
-		this.#moveAt += size;
 	};
 
-	/** Refuses a move whose live records no longer fit one erase block: `size` bytes at `at`. */
-	#roomForMove(at: number, size: number): void {
+	/**
+	 * Room for a `size`-byte record of `type` in the block a move fills: where it goes. Refuses a
+	 * move whose live records no longer fit one erase block.
+	 */
+	#moveRoom(type: number, size: number): number {
+		const at = this.#moveAt;
 		if (at + size > this.#blockLength) fail("E_TOO_LARGE", `the live records of log "${this.#partition}" no longer fit one erase block`);
+		this.#moveAt = at + size;
+		this.#typesMoved[type] = 1;
+		return at;
 	}
 
 	/** Whether an open owner claims records of `type`. */
 	#claimed(type: number): boolean {
 		for (let i = 0; i < this.owners.length; i++) if (this.owners[i].types.includes(type)) return true;
 		return false;
-	}
-
-	/** Writes a live record at `at` of the block a move fills; returns where the next one goes. */
-	#put(block: number, at: number, type: number, payload: Uint8Array): number {
-		this.#roomForMove(at, this.#recordSize(payload.length));
-		this.#writeIn(block, at, type, payload);
-		this.#typesMoved[type] = 1;
-		return at + this.#recordSize(payload.length);
 	}
 
 	#recordSize(payloadLength: number): number {
