@@ -195,6 +195,17 @@ function ptyPair() {
 	});
 }
 
+/** A display and a pty pair for mcsim: the display is not left running when the pair cannot start (no socat). */
+async function displayAndPty() {
+	const screen = await display();
+	try {
+		return { screen, pty: await ptyPair() };
+	} catch (e) {
+		screen.close();
+		throw e;
+	}
+}
+
 async function display() {
 	if (process.env.DISPLAY) return { DISPLAY: process.env.DISPLAY, close() {} };
 	if (spawnSync("sh", ["-c", "command -v Xvfb"]).status !== 0) throw new Error("mcsim needs a display: set DISPLAY or install Xvfb (apt-get install xvfb)");
@@ -237,8 +248,7 @@ async function runLinSteps(so) {
 	writeFactoryFlash(join(device, "flash.bin"));
 	const state = join(device, "state");
 	for (const f of readdirSync(state)) rmSync(join(state, f), { recursive: true });
-	const screen = await display();
-	const pty = await ptyPair();
+	const { screen, pty } = await displayAndPty();
 	const appEnv = { ...env, DISPLAY: screen.DISPLAY, SEALDROP_LAYOUT: join(device, "layout.json"), SEALDROP_FLASH: join(device, "flash.bin"), SEALDROP_CONSOLE: pty.device };
 	let app;
 	const boot = async () => {
@@ -309,8 +319,7 @@ async function linMemory() {
 	const device = join(scratch, "device-memory");
 	mkdirSync(join(device, "state"), { recursive: true });
 	writeFactoryFlash(join(device, "flash.bin"));
-	const screen = await display();
-	const pty = await ptyPair();
+	const { screen, pty } = await displayAndPty();
 	const lines = [];
 	const logger = spawn(process.execPath, [join(xsbugLog, "xsbug-log.js"), join(tools, "mcsim"), so], {
 		cwd: join(device, "state"),
